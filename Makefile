@@ -1,0 +1,36 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+THREADS ?= 2
+
+.PHONY: install demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Train a CNN on the built-in digits and print its test metrics.
+demo: install
+	$(BIN)/deepworks run examples/digits.yaml --threads $(THREADS)
+
+## The whole suite, slow end-to-end checks included.
+test: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-fast: install
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/overhead.py --threads 1
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

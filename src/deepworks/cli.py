@@ -1,0 +1,212 @@
+"""The `deepworks` command line: a thin skin over the Python API, with no logic of its own.
+
+A user's mistake (a DeepworksError) prints one line, `error: ...`, and exits 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from deepworks.errors import DeepworksError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Build, train, evaluate and reuse deep-learning models.",
+)
+runs_app = typer.Typer(help="List runs, or show one.", invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
+datasets_app = typer.Typer(help="List the built-in datasets and data sources.")
+out = Console(highlight=False, soft_wrap=True)
+
+RunsDir = Annotated[Path, typer.Option("--runs-dir", help="Where run folders live.")]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for PyTorch.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    splits = list(metrics)
+    for split in splits:
+        table.add_column(split, justify="right")
+    names = [k for k, v in metrics[splits[0]].items() if isinstance(v, int | float)]
+    for name in names:
+        table.add_row(name, *(f"{metrics[s][name]:.4f}" for s in splits))
+    return table
+
+
+def _finish(run: Any) -> None:
+    out.print(_metrics_table(run.metrics, f"run {run.folder.id}"))
+    info = run.info
+    if info.get("stopped_early"):
+        out.print(f"stopped early after {info['epochs']} epochs (best: epoch {info['best_epoch']})")
+    print(run.path)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: train.epochs=3")
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a model from CONFIG, evaluate it on the test split; prints the run folder last."""
+    from deepworks.experiment import run as run_experiment
+
+    result = run_experiment(
+        config, runs_dir=runs_dir, threads=threads, overrides=set_ or [], progress=not quiet
+    )
+    _finish(result)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Continue a killed run from its last checkpoint."""
+    from deepworks.experiment import resume as resume_run
+
+    _finish(resume_run(run_id, runs_dir=runs_dir, threads=threads, progress=not quiet))
+
+
+@app.command()
+def evaluate(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    data: Annotated[
+        Path | None, typer.Option(help="A labelled CSV / image folder; default: the test split.")
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+) -> None:
+    """Evaluate a finished run on its test split or on new labelled data."""
+    from deepworks.predict import load
+    from deepworks.runtime import set_threads
+
+    set_threads(threads)
+    metrics = load(run_id, runs_dir).evaluate(data)
+    out.print(_metrics_table({str(data or "test"): metrics}, f"run {run_id}"))
+    print(json.dumps(metrics))
+
+
+@app.command()
+def predict(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    inputs: Annotated[Path, typer.Argument(metavar="INPUT", help="A CSV, an image or a folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")] = Path(
+        "predictions.csv"
+    ),
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+) -> None:
+    """Predict INPUT with a finished run; writes a CSV with class probabilities."""
+    from deepworks.predict import load
+    from deepworks.runtime import set_threads
+
+    set_threads(threads)
+    frame = load(run_id, runs_dir).predict(inputs)
+    frame.to_csv(output, index=False)
+    out.print(f"{len(frame)} predictions written to", style="dim")
+    print(output)
+
+
+@runs_app.callback()
+def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
+    """List runs: id, task, data, model, main metric, status."""
+    if ctx.invoked_subcommand:
+        return
+    from deepworks.runs.folder import RunFolder
+    from deepworks.runs.index import RunIndex
+
+    table = Table()
+    for col in ("id", "task", "data", "model", "metric", "value", "status"):
+        table.add_column(col)
+    for r in RunIndex(runs_dir).all():
+        status = (
+            RunFolder(Path(r["path"])).info()["status"] if Path(r["path"]).exists() else "missing"
+        )
+        value = "" if r["value"] is None else f"{r['value']:.4f}"
+        table.add_row(r["id"], r["task"], r["dataset"], r["model"], r["metric"], value, status)
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(metavar="ID", help="Run folder or id.")],
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Show one run: its info, its final metrics and where its files are."""
+    from deepworks.runs.folder import RunFolder
+
+    folder = RunFolder.open(run_id, runs_dir)
+    info = folder.info()
+    for key, value in info.items():
+        out.print(f"[bold]{key}[/bold]: {value}")
+    if folder.metrics_json.exists():
+        out.print(_metrics_table(folder.read_json(folder.metrics_json), "metrics"))
+    for path in sorted(folder.path.iterdir()):
+        out.print(f"  {path.name}")
+
+
+@app.command()
+def datasets() -> None:
+    """List datasets: the built-ins and the sources for your own files."""
+    from deepworks.data import DATASETS
+
+    table = Table("name", "task", "modality", "what")
+    for e in DATASETS:
+        table.add_row(e.name, e.meta["task"] or "auto", e.meta["modality"], e.help)
+    out.print(table)
+
+
+@app.command()
+def models() -> None:
+    """List the registered models and their parameters."""
+    import dataclasses
+
+    from deepworks.models import MODELS
+
+    table = Table("name", "data", "parameters (defaults)", "what")
+    for e in MODELS:
+        defaults = dataclasses.asdict(e.meta["params"]())
+        params = ", ".join(f"{k}={v}" for k, v in defaults.items())
+        table.add_row(e.name, "/".join(e.meta["modalities"]), params, e.help)
+    out.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the experiment config's JSON Schema (for editor completion)."""
+    from deepworks.config import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
+def main() -> None:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        app()  # usage errors are typer's: a message and exit code 2
+    except DeepworksError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", markup=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted; a run can continue with `deepworks resume RUN`")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,290 @@
+"""The experiment schema: one pydantic model, loaded from YAML, exported as JSON Schema.
+
+Every section forbids unknown keys, so a typo is an error that names the field and suggests the
+fix. Names that point into a registry (dataset, model, optimizer, scheduler) are checked against
+that registry here, at load time, rather than minutes into a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from deepworks.errors import ConfigError, DeepworksError, did_you_mean
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _check_registered(kind: str, name: str) -> str:
+    """Validate ``name`` against the registry of ``kind``; the message lists close names."""
+    from deepworks import catalog
+
+    try:
+        catalog.registry(kind).entry(name)
+    except DeepworksError as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+class SplitConfig(_Section):
+    """Fractions held out for validation and test; the rest trains. Stratified by class."""
+
+    valid: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> SplitConfig:
+        if self.valid + self.test >= 0.9:
+            raise ValueError(
+                f"valid + test = {self.valid + self.test:.2f} leaves too little to train on; "
+                "keep their sum below 0.9"
+            )
+        return self
+
+
+class DataConfig(_Section):
+    dataset: str = Field(
+        description="A built-in dataset (`deepworks datasets`), or `csv`, `parquet`, "
+        "`image-folder` for your own files."
+    )
+    path: Path | None = Field(None, description="File or folder, for your own data.")
+    target: str | None = Field(None, description="Target column of a table.")
+    image_size: int | tuple[int, int] | None = Field(
+        None, description="Resize images to this size (an int for square, or [height, width])."
+    )
+    channels: Literal[1, 3] = Field(3, description="Image folder: 1 = grayscale, 3 = RGB.")
+    limit: int | None = Field(
+        None, gt=0, description="Use a stratified sample of this many examples (quick tries)."
+    )
+    split: SplitConfig = SplitConfig()
+    batch_size: int = Field(64, gt=0)
+    eval_batch_size: int = Field(256, gt=0)
+    num_workers: int = Field(0, ge=0)
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        return _check_registered("dataset", name)
+
+
+class ModelConfig(BaseModel):
+    """`name` picks a registered model; every other key is one of that model's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(description="A registered model (`deepworks models`).")
+
+    @model_validator(mode="after")
+    def _known_model_and_params(self) -> ModelConfig:
+        from deepworks.models import MODELS
+
+        _check_registered("model", self.name)
+        params_cls = MODELS.entry(self.name).meta["params"]
+        fields = {f.name for f in dataclasses.fields(params_cls)}
+        for key in self.params:
+            if key not in fields:
+                raise ValueError(
+                    f"model `{self.name}` has no parameter `{key}`.{did_you_mean(key, fields)} "
+                    f"Its parameters: {', '.join(sorted(fields)) or 'none'}."
+                )
+        parse_params(params_cls, self.params, self.name)
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def parse_params(params_cls: type, params: dict[str, Any], model: str) -> Any:
+    """Build a model's parameter dataclass, type-checked by pydantic."""
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(params_cls).validate_python(params)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"model `{model}` parameter `{where}`: {err['msg']}") from None
+
+
+class OptimizerConfig(_Section):
+    name: str = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, description="SGD only.")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered("optimizer", name)
+
+
+class SchedulerConfig(_Section):
+    name: str = Field(description="cosine, onecycle or step.")
+    step_size: int = Field(10, gt=0, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0, description="step: decay factor.")
+    pct_start: float = Field(0.3, gt=0, lt=1, description="onecycle: share of warm-up.")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return _check_registered("scheduler", name)
+
+
+class EarlyStoppingConfig(_Section):
+    patience: int = Field(5, gt=0, description="Epochs without improvement before stopping.")
+    monitor: str | None = Field(None, description="A validation metric; default: the task's.")
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = Field(True, description="End with the best epoch's weights.")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(10, gt=0)
+    optimizer: OptimizerConfig = OptimizerConfig()
+    scheduler: SchedulerConfig | None = None
+    early_stopping: EarlyStoppingConfig | None = None
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this.")
+    checkpoint_every_steps: int | None = Field(
+        None, gt=0, description="Also checkpoint every N optimizer steps (always every epoch)."
+    )
+    threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
+
+
+class EvaluateConfig(_Section):
+    main_metric: str | None = Field(
+        None, description="The metric shown in `deepworks runs`; default: the task's."
+    )
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment: what data, which model, which task, how to train and evaluate."""
+
+    name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
+    seed: int = 0
+    task: Literal["auto", "classification", "regression"] = "auto"
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json())
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _section_fields(loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at ``loc`` (for suggestions on an unknown key)."""
+    cls: Any = ExperimentConfig
+    for part in loc:
+        field = cls.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        cls = _model_in(field.annotation)
+        if cls is None:
+            return []
+    return list(cls.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType", Union)):
+        for arg in get_args(annotation):
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            hint = did_you_mean(key, _section_fields(loc[:-1]))
+            lines.append(f"unknown key `{where}`.{hint or ' Remove it or check the docs.'}")
+        elif err["type"] == "missing":
+            lines.append(f"`{where}` is required but missing.")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            shown = (
+                ""
+                if isinstance(got, dict | list) or err["type"] == "value_error"
+                else (f" (got {got!r})")
+            )
+            lines.append(f"`{where}`: {msg}{shown}.".replace("..", "."))
+    head = f"invalid config {source}: " if len(lines) == 1 else f"invalid config {source}:\n  "
+    return head + "\n  ".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``train.epochs=3`` → (["train", "epochs"], 3); the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override `{text}` must look like key.path=value (e.g. train.epochs=3)")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = raw
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override `{text}`: `{k}` is not a section")
+        node[keys[-1]] = value
+    return raw
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | ExperimentConfig, overrides: list[str] | None = None
+) -> ExperimentConfig:
+    """Read and validate an experiment from a YAML path, a dict or a config object.
+
+    >>> cfg = load_config({"data": {"dataset": "iris"}, "model": {"name": "mlp"}})
+    >>> cfg.train.epochs
+    10
+    """
+    if isinstance(source, ExperimentConfig):
+        if not overrides:
+            return source
+        source = source.to_dict()
+    if isinstance(source, dict):
+        raw, where = dict(source), "(dict)"
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"config file {path} is not valid YAML{at}: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must be a YAML mapping (key: value lines)")
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, where)) from None
+
+
+def json_schema() -> dict[str, Any]:
+    return ExperimentConfig.model_json_schema()

@@ -1,0 +1,38 @@
+"""What a model needs to know about its data, saved with every run as plain JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Modality = Literal["table", "image"]
+TaskKind = Literal["classification", "regression"]
+
+
+@dataclass
+class Schema:
+    """The data's shape and meaning: enough to rebuild the model and encode new inputs."""
+
+    modality: Modality
+    task: TaskKind
+    input_shape: tuple[int, ...]  # (n_features,) for tables, (C, H, W) for images
+    target: str
+    classes: list[str] | None = None  # classification only
+    encoder: dict[str, Any] = field(default_factory=dict)  # TableEncoder / ImageEncoder state
+    target_scale: tuple[float, float] | None = None  # regression: (mean, std) of train targets
+    origin: str = ""
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.classes else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
+        d = dict(d)
+        d["input_shape"] = tuple(d["input_shape"])
+        if d.get("target_scale") is not None:
+            d["target_scale"] = tuple(d["target_scale"])
+        return cls(**d)

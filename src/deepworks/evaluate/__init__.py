@@ -1,0 +1,1 @@
+"""Evaluation: streaming metrics, plots."""

@@ -1,0 +1,36 @@
+"""Streaming evaluation: metrics are updated batch by batch, so memory stays flat however large
+the evaluation set (no logits are kept)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchmetrics import MeanMetric
+
+from deepworks.tasks.base import Task
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module, task: Task, loader: DataLoader, device: torch.device | str = "cpu"
+) -> dict[str, Any]:
+    """All of the task's metrics plus the mean loss over ``loader``."""
+    was_training = model.training
+    model.eval()
+    metrics = task.metrics().to(device)
+    loss = MeanMetric().to(device)
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        batch_loss, preds, target = task.evaluation_step(model, (x, y))
+        loss.update(batch_loss, weight=len(y))
+        metrics.update(preds, target)
+    model.train(was_training)
+    return {"loss": loss.compute().item(), **task.summarize(metrics.compute())}
+
+
+def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """Only the single-number metrics (for logs, tables and the runs index)."""
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float)}

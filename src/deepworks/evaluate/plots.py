@@ -1,0 +1,64 @@
+"""Plots people would rather see than read: learning curves and the confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str) -> Path:
+    epochs = [r["epoch"] for r in history]
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
+    ax_loss.plot(epochs, [r["valid_loss"] for r in history], marker="o", label="valid")
+    ax_loss.set(title="loss", xlabel="epoch")
+    ax_loss.legend()
+    key = f"valid_{main_metric}"
+    if all(key in r for r in history):
+        ax_metric.plot(epochs, [r[key] for r in history], marker="o", color="tab:green")
+    ax_metric.set(title=f"valid {main_metric}", xlabel="epoch")
+    for ax in (ax_loss, ax_metric):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path, title: str) -> Path:
+    cm = np.asarray(matrix)
+    size = max(4.0, 0.5 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(cm, cmap="Blues")
+    ax.set(
+        xticks=range(len(classes)),
+        yticks=range(len(classes)),
+        xticklabels=classes,
+        yticklabels=classes,
+        xlabel="predicted",
+        ylabel="true",
+        title=title,
+    )
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    threshold = cm.max() / 2 if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(
+                j,
+                i,
+                int(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > threshold else "black",
+                fontsize=8,
+            )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

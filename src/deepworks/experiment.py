@@ -1,0 +1,158 @@
+"""Run an experiment end to end: config → data → model → Trainer → evaluation → run folder.
+
+The CLI and the Python API both come here; neither holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from deepworks.config import ExperimentConfig, load_config
+from deepworks.data import DataBundle, load_data
+from deepworks.errors import DeepworksError, RunError
+from deepworks.evaluate import plots
+from deepworks.evaluate.evaluator import evaluate, scalars
+from deepworks.models import build_model
+from deepworks.runs.folder import RunFolder
+from deepworks.runtime import seed_everything, set_threads
+from deepworks.tasks import get_task
+from deepworks.train.checkpoint import load_checkpoint, save_weights, write_json
+from deepworks.train.trainer import CHECKPOINT, Callback, Trainer, make_loader
+
+
+class _LogEpochs(Callback):
+    """Append each epoch's record to metrics.jsonl as it ends."""
+
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        self.folder.append_metrics(record)
+
+
+def run(
+    config: str | Path | dict[str, Any] | ExperimentConfig,
+    *,
+    runs_dir: str | Path = "runs",
+    threads: int | None = None,
+    overrides: list[str] | None = None,
+    progress: bool = True,
+):
+    """Train, then evaluate on the test split; returns the loaded run.
+
+    >>> result = deepworks.run("examples/iris.yaml", overrides=["train.epochs=2"])  # doctest: +SKIP
+    >>> result.metrics["test"]["accuracy"]  # doctest: +SKIP
+    """
+    cfg = load_config(config, overrides)
+    set_threads(threads or cfg.train.threads)
+    bundle = load_data(cfg.data, cfg.task, cfg.seed)
+    folder = RunFolder.create(Path(runs_dir), cfg.name or f"{cfg.data.dataset}-{cfg.model.name}")
+    folder.write_config(cfg.to_dict())
+    write_json(
+        folder.model_json,
+        {"model": cfg.model.name, "params": cfg.model.params, "schema": bundle.schema.to_dict()},
+    )
+    task = get_task(bundle.schema)
+    folder.update_info(
+        id=folder.id,
+        created=datetime.now().isoformat(timespec="seconds"),
+        status="running",
+        task=bundle.schema.task,
+        dataset=cfg.data.dataset,
+        model=cfg.model.name,
+        metric=cfg.evaluate.main_metric or task.main_metric,
+        value=None,
+        path=str(folder.path.resolve()),
+        pid=os.getpid(),
+    )
+    return _train_and_evaluate(folder, cfg, bundle, resume=False, progress=progress)
+
+
+def resume(
+    run_ref: str | Path,
+    *,
+    runs_dir: str | Path = "runs",
+    threads: int | None = None,
+    progress: bool = True,
+):
+    """Continue a killed run from its last checkpoint; ends as the uninterrupted run would."""
+    folder = RunFolder.open(run_ref, runs_dir)
+    info = folder.info()
+    if info.get("status") == "completed":
+        raise RunError(f"run {folder.id} already completed; nothing to resume")
+    if not (folder.checkpoints / CHECKPOINT).is_file():
+        raise RunError(
+            f"run {folder.id} has no checkpoint yet (it stopped before its first one); "
+            f"start it again with `deepworks run {folder.config}`"
+        )
+    cfg = load_config(folder.config)
+    set_threads(threads or cfg.train.threads)
+    bundle = load_data(cfg.data, cfg.task, cfg.seed)
+    # The epochs logged after the checkpoint will be trained again: drop them.
+    done = load_checkpoint(folder.checkpoints / CHECKPOINT)["state"]["history"]
+    folder.rewrite_metrics(done)
+    folder.update_info(status="running", pid=os.getpid())
+    return _train_and_evaluate(folder, cfg, bundle, resume=True, progress=progress)
+
+
+def _train_and_evaluate(
+    folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundle, resume: bool, progress: bool
+):
+    from deepworks.predict import load
+
+    seed_everything(cfg.seed)
+    schema = bundle.schema
+    model = build_model(cfg.model.name, cfg.model.params, schema)
+    task = get_task(schema)
+    trainer = Trainer(
+        cfg.train,
+        cfg.seed,
+        batch_size=cfg.data.batch_size,
+        eval_batch_size=cfg.data.eval_batch_size,
+        num_workers=cfg.data.num_workers,
+        checkpoint_dir=folder.checkpoints,
+        callbacks=[_LogEpochs(folder)],
+        progress=progress,
+    )
+    try:
+        state = trainer.fit(model, task, bundle.train, bundle.valid, resume=resume)
+    except DeepworksError:
+        folder.update_info(status="failed", finished=_now())
+        raise
+    save_weights(folder.weights, model)
+
+    metrics = {
+        split: evaluate(model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device)
+        for split, data in (("valid", bundle.valid), ("test", bundle.test))
+    }
+    write_json(folder.metrics_json, metrics)
+    main = cfg.evaluate.main_metric or task.main_metric
+    if main not in metrics["test"]:
+        raise RunError(
+            f"evaluate.main_metric `{main}` is not one of {sorted(scalars(metrics['test']))}"
+        )
+    plots.learning_curves(state.history, folder.path / "learning_curves.png", task.main_metric)
+    if "confusion_matrix" in metrics["test"]:
+        plots.confusion_matrix(
+            metrics["test"]["confusion_matrix"],
+            schema.classes or [],
+            folder.path / "confusion_matrix.png",
+            "test confusion matrix",
+        )
+    folder.update_info(
+        status="completed",
+        finished=_now(),
+        metric=main,
+        value=metrics["test"][main],
+        epochs=len(state.history),
+        best_epoch=state.best_epoch,
+        stopped_early=state.stopped_early,
+    )
+    return load(folder.path)
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")

@@ -1,0 +1,68 @@
+"""The model registry: ``@register_model("name", params=Dataclass)`` on a factory.
+
+A factory takes the data's ``Schema`` and its parameter dataclass and returns an ``nn.Module``
+sized for that data (input channels or features, image size, number of outputs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from deepworks.data.schema import Schema
+from deepworks.errors import ModelError
+from deepworks.registry import Registry
+
+Factory = Callable[[Schema, Any], nn.Module]
+MODELS: Registry[Factory] = Registry("model", ModelError)
+
+
+def register_model(name: str, params: type, modalities: tuple[str, ...], help: str = ""):
+    """Register a model factory with its parameter dataclass and the data it accepts."""
+    return MODELS.register(name, help=help, params=params, modalities=modalities)
+
+
+def build_model(name: str, params: dict[str, Any], schema: Schema) -> nn.Module:
+    """Build a registered model for ``schema``.
+
+    >>> from deepworks.data.schema import Schema
+    >>> schema = Schema("table", "classification", (4,), "y", classes=["a", "b", "c"])
+    >>> build_model("mlp", {"hidden": [8]}, schema)(__import__("torch").zeros(2, 4)).shape
+    torch.Size([2, 3])
+    """
+    from deepworks.config import parse_params
+
+    entry = MODELS.entry(name)
+    if schema.modality not in entry.meta["modalities"]:
+        fits = [e.name for e in MODELS if schema.modality in e.meta["modalities"]]
+        raise ModelError(
+            f"model `{name}` does not take {schema.modality} data; "
+            f"models that do: {', '.join(fits)}"
+        )
+    try:
+        parsed = parse_params(entry.meta["params"], params, name)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    return entry.obj(schema, parsed)
+
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+}
+
+
+def activation(name: str) -> nn.Module:
+    from deepworks.errors import did_you_mean
+
+    if name not in ACTIVATIONS:
+        raise ModelError(
+            f"unknown activation `{name}`.{did_you_mean(name, ACTIVATIONS)} "
+            f"Known: {', '.join(ACTIVATIONS)}."
+        )
+    return ACTIVATIONS[name]()

@@ -1,0 +1,201 @@
+"""Reload a finished run and use it: predict on new data, evaluate on new labelled data.
+
+Loading reads JSON and safetensors only; nothing from the run folder is unpickled or executed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_model
+
+from deepworks.data.datasets import TensorData
+from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
+from deepworks.data.schema import Schema
+from deepworks.data.sources import IMAGE_SUFFIXES, read_table
+from deepworks.errors import DataError, RunError
+from deepworks.evaluate.evaluator import evaluate
+from deepworks.models import build_model
+from deepworks.runs.folder import RunFolder
+from deepworks.tasks import Task, get_task
+from deepworks.train.trainer import make_loader
+
+Inputs = pd.DataFrame | np.ndarray | torch.Tensor | str | Path | Sequence[str | Path]
+
+
+class Run:
+    """A trained model with its data schema: ``predict`` takes raw inputs as the data came."""
+
+    def __init__(self, folder: RunFolder, model: torch.nn.Module, schema: Schema) -> None:
+        self.folder, self.model, self.schema = folder, model.eval(), schema
+        self.task: Task = get_task(schema)
+        self.encoder = encoder_from_dict(schema.encoder)
+        self.batch_size = 256
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.folder.read_json(self.folder.metrics_json)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.folder.info()
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.folder.history()
+
+    # ------------------------------------------------------------------------- predict
+    def predict(self, inputs: Inputs) -> pd.DataFrame:
+        """One row per input: the prediction, and for classifiers one probability per class.
+
+        >>> run = deepworks.load("runs/my-run")  # doctest: +SKIP
+        >>> run.predict(pd.read_csv("new_rows.csv"))  # doctest: +SKIP
+        """
+        ids, batches = self._encode(inputs)
+        parts = [self._forward(x) for x in batches]
+        out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        frame = pd.DataFrame({"input": ids})
+        if self.schema.task == "classification":
+            classes = self.schema.classes or []
+            frame["prediction"] = [classes[i] for i in out["label"].tolist()] if out else []
+            for j, name in enumerate(classes):
+                frame[f"proba_{name}"] = out["proba"][:, j].numpy() if out else []
+        else:
+            frame["prediction"] = out["value"].numpy() if out else []
+        return frame
+
+    @torch.inference_mode()
+    def _forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.task.predict(self.model(x))
+
+    def _encode(self, inputs: Inputs) -> tuple[list[Any], Iterator[torch.Tensor]]:
+        if isinstance(self.encoder, TableEncoder):
+            frame = self._as_frame(inputs)
+            x = self.encoder.transform(frame, _origin(inputs))
+            return list(frame.index), iter(x.split(self.batch_size))
+        paths = _image_paths(inputs)
+        if paths is None:  # arrays of images in [0, 1]
+            x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
+            if x.dim() == 3:
+                x = x.unsqueeze(1) if self.schema.input_shape[0] == 1 else x.unsqueeze(0)
+            if tuple(x.shape[1:]) != tuple(self.schema.input_shape):
+                raise DataError(
+                    f"images of shape {tuple(x.shape[1:])} given; this model takes "
+                    f"{tuple(self.schema.input_shape)} (C, H, W) — or pass image files"
+                )
+            x = self.encoder.normalize(x)
+            return list(range(len(x))), iter(x.split(self.batch_size))
+        encoder: ImageEncoder = self.encoder  # type: ignore[assignment]
+
+        def batches() -> Iterator[torch.Tensor]:
+            for start in range(0, len(paths), self.batch_size):
+                yield torch.stack(
+                    [encoder.encode_file(p) for p in paths[start : start + self.batch_size]]
+                )
+
+        return [str(p) for p in paths], batches()
+
+    def _as_frame(self, inputs: Inputs) -> pd.DataFrame:
+        if isinstance(inputs, pd.DataFrame):
+            return inputs
+        if isinstance(inputs, str | Path):
+            return read_table(Path(inputs))
+        array = np.asarray(inputs)
+        columns = self.encoder.columns  # type: ignore[union-attr]
+        if array.ndim != 2 or array.shape[1] != len(columns):
+            raise DataError(
+                f"an array of shape {array.shape} given; this model takes rows of "
+                f"{len(columns)} columns ({', '.join(columns)}) — or pass a DataFrame or CSV"
+            )
+        return pd.DataFrame(array, columns=columns)
+
+    # ------------------------------------------------------------------------ evaluate
+    def evaluate(self, data: str | Path | None = None) -> dict[str, Any]:
+        """Metrics on the run's own test split, or on a labelled CSV / image folder."""
+        if data is None:
+            from deepworks.config import load_config
+            from deepworks.data import load_data
+
+            cfg = load_config(self.folder.config)
+            dataset = load_data(cfg.data, cfg.task, cfg.seed).test
+        else:
+            dataset = self._labelled(Path(data))
+        return evaluate(self.model, self.task, make_loader(dataset, self.batch_size))
+
+    def _labelled(self, path: Path) -> TensorData:
+        if not path.exists():
+            raise DataError(f"{path} does not exist")
+        if isinstance(self.encoder, TableEncoder):
+            frame = read_table(path)
+            target = self.schema.target
+            if target not in frame.columns:
+                raise DataError(f"{path}: no target column `{target}` to evaluate against")
+            x = self.encoder.transform(frame.drop(columns=[target]), str(path))
+            return TensorData(x, self._targets(frame[target].to_numpy(), str(path)))
+        if not path.is_dir():
+            raise DataError(f"{path}: expected an image folder with one subfolder per class")
+        paths, labels = [], []
+        for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += files
+            labels += [folder.name] * len(files)
+        if not paths:
+            raise DataError(f"{path}: no images found in class subfolders")
+        x = torch.stack([self.encoder.encode_file(p) for p in paths])  # type: ignore[union-attr]
+        return TensorData(x, self._targets(np.asarray(labels), str(path)))
+
+    def _targets(self, values: np.ndarray, origin: str) -> torch.Tensor:
+        if self.schema.task == "regression":
+            return torch.as_tensor(values.astype(np.float32))
+        lookup = {c: i for i, c in enumerate(self.schema.classes or [])}
+        unknown = sorted({str(v) for v in values} - set(lookup))
+        if unknown:
+            raise DataError(
+                f"{origin}: label(s) {', '.join(unknown[:5])} were not seen in training "
+                f"(known: {', '.join(lookup)})"
+            )
+        return torch.as_tensor([lookup[str(v)] for v in values])
+
+
+def _origin(inputs: Inputs) -> str:
+    return str(inputs) if isinstance(inputs, str | Path) else "input"
+
+
+def _image_paths(inputs: Inputs) -> list[Path] | None:
+    if isinstance(inputs, str | Path):
+        path = Path(inputs)
+        if not path.exists():
+            raise DataError(f"{path} does not exist")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise DataError(f"{path}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            return files
+        return [path]
+    if isinstance(inputs, list | tuple) and inputs and isinstance(inputs[0], str | Path):
+        return [Path(p) for p in inputs]
+    return None
+
+
+def load(run_ref: str | Path, runs_dir: str | Path = "runs") -> Run:
+    """Load a finished run from its folder (or id): JSON and safetensors only."""
+    folder = RunFolder.open(run_ref, runs_dir)
+    spec = folder.read_json(folder.model_json)
+    if not folder.weights.is_file():
+        status = folder.info().get("status")
+        raise RunError(
+            f"run {folder.id} has no trained weights yet (status: {status}); "
+            f"resume it with `deepworks resume {folder.id}`"
+        )
+    schema = Schema.from_dict(spec["schema"])
+    model = build_model(spec["model"], spec["params"], schema)
+    load_model(model, str(folder.weights))
+    return Run(folder, model, schema)

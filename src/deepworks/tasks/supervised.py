@@ -1,0 +1,97 @@
+"""Classification (binary and multi-class) and regression: one shared supervised step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
+
+from deepworks.tasks.base import Task, register_task
+
+# ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
+# examples stream through (torchmetrics' exact mode would keep every score).
+ROC_THRESHOLDS = 200
+
+
+@register_task("classification")
+class Classification(Task):
+    """Predict one of N classes; cross-entropy on logits."""
+
+    main_metric = "accuracy"
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output, target)
+
+    def metrics(self) -> MetricCollection:
+        n = self.schema.n_outputs
+        return MetricCollection(
+            {
+                "accuracy": MulticlassAccuracy(n, average="micro"),
+                "balanced_accuracy": MulticlassRecall(n, average="macro"),
+                "precision": MulticlassPrecision(n, average="macro"),
+                "recall": MulticlassRecall(n, average="macro"),
+                "f1": MulticlassF1Score(n, average="macro"),
+                "f1_per_class": MulticlassF1Score(n, average="none"),
+                "roc_auc": MulticlassAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
+                "confusion_matrix": MulticlassConfusionMatrix(n),
+            },
+            compute_groups=False,
+        )
+
+    def metric_input(self, output: torch.Tensor) -> torch.Tensor:
+        return output.softmax(dim=-1)
+
+    def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, Any]:
+        out = super().summarize(values)
+        if "f1_per_class" in out:
+            out["f1_per_class"] = dict(
+                zip(self.schema.classes or [], out["f1_per_class"], strict=True)
+            )
+        return out
+
+    def predict(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        proba = output.softmax(dim=-1)
+        return {"label": proba.argmax(dim=-1), "proba": proba}
+
+
+@register_task("regression")
+class Regression(Task):
+    """Predict a number; the model learns the standardized target, metrics use real units."""
+
+    main_metric = "rmse"
+    lower_is_better = frozenset({"loss", "mse", "rmse", "mae"})
+
+    def _scale(self) -> tuple[float, float]:
+        return self.schema.target_scale or (0.0, 1.0)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        mean, std = self._scale()
+        return F.mse_loss(output.squeeze(-1), (target - mean) / std)
+
+    def metrics(self) -> MetricCollection:
+        return MetricCollection(
+            {
+                "mse": MeanSquaredError(),
+                "rmse": MeanSquaredError(squared=False),
+                "mae": MeanAbsoluteError(),
+                "r2": R2Score(),
+            }
+        )
+
+    def metric_input(self, output: torch.Tensor) -> torch.Tensor:
+        mean, std = self._scale()
+        return output.squeeze(-1) * std + mean
+
+    def predict(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"value": self.metric_input(output)}

@@ -1,0 +1,52 @@
+"""Atomic files: write a temporary file beside the target, then rename it over the target.
+
+A crash (even SIGKILL) mid-write leaves the previous complete file in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_model
+from torch import nn
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def save_weights(path: Path, model: nn.Module) -> None:
+    atomic_write(path, lambda p: save_model(model, str(p)))
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write(path, lambda p: torch.save(payload, p))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    # weights_only: a checkpoint is tensors and plain containers; never run code from it.
+    return torch.load(path, map_location="cpu", weights_only=True)

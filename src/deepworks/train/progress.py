@@ -1,0 +1,79 @@
+"""Progress on stderr (stdout stays clean for results): a live bar with ETA and metrics in a
+terminal, one plain line per epoch in logs and CI."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+def _fmt(metrics: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+
+
+class ProgressBar:
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total, self.enabled = total, enabled
+        self.live = enabled and sys.stderr.isatty()
+        self._progress: Progress | None = None
+        self._task = None
+        self._start = time.perf_counter()
+        self._first_step: int | None = None
+
+    def __enter__(self) -> ProgressBar:
+        if self.live:
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[metrics]}"),
+                console=Console(stderr=True),
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("train", total=self.total, metrics="")
+        return self
+
+    def update(self, completed: int, description: str, metrics: dict[str, Any]) -> None:
+        if self._progress is not None:
+            self._progress.update(
+                self._task, completed=completed, description=description, metrics=_fmt(metrics)
+            )
+
+    def epoch_end(self, completed: int, description: str, metrics: dict[str, Any]) -> None:
+        """In a terminal the bar shows it; elsewhere print one line with the ETA."""
+        if self._progress is not None:
+            self.update(completed, description, metrics)
+            return
+        if not self.enabled:
+            return
+        if self._first_step is None:  # a resumed run starts part-way
+            self._first_step = 0
+        elapsed = time.perf_counter() - self._start
+        rate = elapsed / max(completed - self._first_step, 1)
+        eta = rate * (self.total - completed)
+        print(
+            f"{description}  {_fmt(metrics)}  elapsed {elapsed:.0f}s  eta {eta:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def start_at(self, completed: int) -> None:
+        self._first_step = completed
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)

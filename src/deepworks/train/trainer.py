@@ -1,0 +1,269 @@
+"""The generic training loop: epochs, steps, validation, early stopping, checkpoints, resume.
+
+What one step *is* belongs to the Task. The Trainer owns everything around it, and keeps the
+whole loop state in one checkpoint so a killed run resumes to the very same weights: the data
+order depends only on (seed, epoch), every DataLoader draws from its own generator (never the
+global RNG), and the global RNG state that dropout uses is saved with each checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, Dataset
+
+from deepworks.config import TrainConfig
+from deepworks.data.datasets import EpochSampler, collate_batch
+from deepworks.errors import RunError, TrainingError
+from deepworks.evaluate.evaluator import evaluate, scalars
+from deepworks.tasks.base import Task
+from deepworks.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from deepworks.train.optim import build_optimizer, build_scheduler
+from deepworks.train.progress import ProgressBar
+
+CHECKPOINT = "last.pt"
+
+
+@dataclass
+class TrainState:
+    """Where the loop is; everything here goes into the checkpoint."""
+
+    epoch: int = 0  # the epoch in progress (0-based); == epochs when done
+    step_in_epoch: int = 0  # batches already trained in that epoch
+    global_step: int = 0
+    loss_sum: float = 0.0  # running training loss of the epoch in progress
+    seen: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    stopped_early: bool = False
+
+
+class Callback:
+    """Hooks into the loop; subclass and override what you need."""
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None: ...
+
+    def on_checkpoint(self, trainer: Trainer, state: TrainState) -> None: ...
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("train.device is `cuda` but no CUDA device is available; use `auto`")
+    return torch.device(name)
+
+
+def make_loader(
+    dataset: Dataset, batch_size: int, num_workers: int = 0, sampler: EpochSampler | None = None
+) -> DataLoader:
+    """A loader that fetches whole batches and never touches the global RNG."""
+    sampler = sampler or EpochSampler(len(dataset), seed=0, shuffle=False)
+    return DataLoader(
+        dataset,
+        batch_sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        collate_fn=collate_batch,
+        num_workers=num_workers,
+        generator=torch.Generator(),
+    )
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        seed: int = 0,
+        *,
+        batch_size: int = 64,
+        eval_batch_size: int = 256,
+        num_workers: int = 0,
+        checkpoint_dir: Path | None = None,
+        callbacks: list[Callback] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.cfg, self.seed = cfg, seed
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.num_workers = num_workers
+        self.checkpoint_dir = checkpoint_dir
+        self.callbacks = callbacks or []
+        self.progress = progress
+        self.device = resolve_device(cfg.device)
+        self.state = TrainState()
+
+    # ------------------------------------------------------------------------------ fit
+    def fit(
+        self,
+        model: nn.Module,
+        task: Task,
+        train: Dataset,
+        valid: Dataset | None,
+        resume: bool = False,
+    ) -> TrainState:
+        cfg = self.cfg
+        model.to(self.device)
+        sampler = EpochSampler(len(train), self.seed, shuffle=True)
+        loader = make_loader(train, self.batch_size, self.num_workers, sampler)
+        valid_loader = make_loader(valid, self.eval_batch_size, self.num_workers) if valid else None
+        steps_per_epoch = math.ceil(len(train) / self.batch_size)
+
+        optimizers = task.configure_optimizers(model, lambda p: build_optimizer(p, cfg.optimizer))
+        schedulers = (
+            [build_scheduler(o, cfg.scheduler, steps_per_epoch, cfg.epochs) for o in optimizers]
+            if cfg.scheduler and task.automatic_optimization
+            else []
+        )
+        monitor = self._monitor(task)
+        best_weights: dict[str, torch.Tensor] | None = None
+        if resume:
+            best_weights = self._restore(model, optimizers, schedulers)
+        state = self.state
+
+        total = steps_per_epoch * cfg.epochs
+        with ProgressBar(total, enabled=self.progress) as bar:
+            bar.start_at(state.global_step)
+            while state.epoch < cfg.epochs and not state.stopped_early:
+                epoch_start = time.perf_counter()
+                sampler.set_epoch(state.epoch, start=state.step_in_epoch * self.batch_size)
+                loader.generator.manual_seed(self.seed + state.epoch)
+                model.train()
+                for x, y in loader:
+                    x, y = (
+                        x.to(self.device, non_blocking=True),
+                        y.to(self.device, non_blocking=True),
+                    )
+                    loss = self._step(model, task, (x, y), optimizers, schedulers)
+                    state.step_in_epoch += 1
+                    state.global_step += 1
+                    state.loss_sum += loss * len(y)
+                    state.seen += len(y)
+                    bar.update(
+                        state.global_step,
+                        f"epoch {state.epoch + 1}/{cfg.epochs}",
+                        {"loss": state.loss_sum / state.seen},
+                    )
+                    every = cfg.checkpoint_every_steps
+                    if every and state.global_step % every == 0:
+                        self._save(model, optimizers, schedulers, best_weights)
+
+                valid_metrics = (
+                    scalars(evaluate(model, task, valid_loader, self.device))
+                    if valid_loader
+                    else {}
+                )
+                record = {
+                    "epoch": state.epoch + 1,
+                    "step": state.global_step,
+                    "train_loss": state.loss_sum / max(state.seen, 1),
+                    **{f"valid_{k}": v for k, v in valid_metrics.items()},
+                    "lr": optimizers[0].param_groups[0]["lr"] if optimizers else 0.0,
+                    "seconds": time.perf_counter() - epoch_start,
+                }
+                state.history.append(record)
+                current = valid_metrics.get(monitor)
+                if current is not None:
+                    min_delta = cfg.early_stopping.min_delta if cfg.early_stopping else 0.0
+                    if task.is_better(monitor, current, state.best, min_delta):
+                        state.best, state.best_epoch, state.bad_epochs = current, state.epoch + 1, 0
+                        if cfg.early_stopping:
+                            best_weights = {
+                                k: v.detach().clone() for k, v in model.state_dict().items()
+                            }
+                    else:
+                        state.bad_epochs += 1
+                    if cfg.early_stopping and state.bad_epochs >= cfg.early_stopping.patience:
+                        state.stopped_early = True
+                state.epoch += 1
+                state.step_in_epoch, state.loss_sum, state.seen = 0, 0.0, 0
+                bar.epoch_end(
+                    state.global_step,
+                    f"epoch {state.epoch}/{cfg.epochs}",
+                    {"loss": record["train_loss"]}
+                    | ({f"valid_{monitor}": current} if current is not None else {}),
+                )
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, record)
+                self._save(model, optimizers, schedulers, best_weights)
+
+        if best_weights is not None and cfg.early_stopping and cfg.early_stopping.restore_best:
+            model.load_state_dict(best_weights)
+        return state
+
+    def _step(self, model, task, batch, optimizers, schedulers) -> float:
+        if not task.automatic_optimization:
+            logs = task.training_step(model, batch, optimizers)  # type: ignore[call-arg]
+            value = float(logs["loss"])
+        else:
+            optimizer = optimizers[0]
+            optimizer.zero_grad(set_to_none=True)
+            loss = task.training_step(model, batch)
+            value = loss.item()
+            if not math.isfinite(value):
+                self._diverged(value, optimizer)
+            loss.backward()
+            if self.cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
+            optimizer.step()
+            for s in schedulers:
+                s.step()
+        if not math.isfinite(value):
+            self._diverged(value, optimizers[0] if optimizers else None)
+        return value
+
+    def _diverged(self, value: float, optimizer) -> None:
+        lr = optimizer.param_groups[0]["lr"] if optimizer else float("nan")
+        kept = " The last good checkpoint is kept." if self.checkpoint_dir else ""
+        raise TrainingError(
+            f"the training loss became {value} at epoch {self.state.epoch + 1}, step "
+            f"{self.state.global_step + 1}.{kept} Lower `train.optimizer.lr` (now {lr:g}), "
+            "set `train.grad_clip`, or check the data for extreme values."
+        )
+
+    def _monitor(self, task: Task) -> str:
+        es = self.cfg.early_stopping
+        return (es.monitor if es and es.monitor else None) or ("loss" if es else task.main_metric)
+
+    # ---------------------------------------------------------------------- checkpoints
+    def _save(self, model, optimizers, schedulers, best_weights) -> None:
+        if self.checkpoint_dir is None:
+            return
+        payload = {
+            "model": model.state_dict(),
+            "optimizers": [o.state_dict() for o in optimizers],
+            "schedulers": [s.state_dict() for s in schedulers],
+            "state": asdict(self.state),
+            "rng": torch.get_rng_state(),
+            "best_model": best_weights,
+        }
+        save_checkpoint(self.checkpoint_dir / CHECKPOINT, payload)
+        write_json(
+            self.checkpoint_dir / "last.json",
+            {k: getattr(self.state, k) for k in ("epoch", "step_in_epoch", "global_step")}
+            | {"epochs": self.cfg.epochs, "done": self.state.epoch >= self.cfg.epochs},
+        )
+        for cb in self.callbacks:
+            cb.on_checkpoint(self, self.state)
+
+    def _restore(self, model, optimizers, schedulers) -> dict[str, torch.Tensor] | None:
+        path = (self.checkpoint_dir or Path(".")) / CHECKPOINT
+        if not path.is_file():
+            raise RunError(f"no checkpoint at {path}; this run cannot be resumed, start it again")
+        ckpt = load_checkpoint(path)
+        model.load_state_dict(ckpt["model"])
+        for o, sd in zip(optimizers, ckpt["optimizers"], strict=True):
+            o.load_state_dict(sd)
+        for s, sd in zip(schedulers, ckpt["schedulers"], strict=True):
+            s.load_state_dict(sd)
+        self.state = TrainState(**ckpt["state"])
+        torch.set_rng_state(ckpt["rng"])
+        return ckpt.get("best_model")
