@@ -133,7 +133,8 @@ def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
     from deepworks.runs.index import RunIndex
 
     table = Table()
-    for col in ("id", "task", "data", "model", "metric", "value", "status"):
+    table.add_column("id", no_wrap=True)
+    for col in ("task", "data", "model", "metric", "value", "status"):
         table.add_column(col)
     for r in RunIndex(runs_dir).all():
         status = (

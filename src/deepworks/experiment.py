@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from deepworks.config import ExperimentConfig, load_config
 from deepworks.data import DataBundle, load_data
 from deepworks.errors import DeepworksError, RunError
@@ -67,6 +69,7 @@ def run(
         value=None,
         path=str(folder.path.resolve()),
         pid=os.getpid(),
+        threads=torch.get_num_threads(),  # resume uses the same: thread count changes sums
     )
     return _train_and_evaluate(folder, cfg, bundle, resume=False, progress=progress)
 
@@ -89,7 +92,7 @@ def resume(
             f"start it again with `deepworks run {folder.config}`"
         )
     cfg = load_config(folder.config)
-    set_threads(threads or cfg.train.threads)
+    set_threads(threads or info.get("threads") or cfg.train.threads)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     # The epochs logged after the checkpoint will be trained again: drop them.
     done = load_checkpoint(folder.checkpoints / CHECKPOINT)["state"]["history"]
