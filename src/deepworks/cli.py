@@ -25,7 +25,12 @@ app = typer.Typer(
 runs_app = typer.Typer(help="List runs, or show one.", invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
 datasets_app = typer.Typer(help="List the built-in datasets and data sources.")
-out = Console(highlight=False, soft_wrap=True)
+
+
+def _console() -> Console:
+    # Piped or captured output keeps whole cells instead of an 80-column cut.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
 
 RunsDir = Annotated[Path, typer.Option("--runs-dir", help="Where run folders live.")]
 Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads for PyTorch.")]
@@ -45,10 +50,12 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
 
 
 def _finish(run: Any) -> None:
-    out.print(_metrics_table(run.metrics, f"run {run.folder.id}"))
+    _console().print(_metrics_table(run.metrics, f"run {run.folder.id}"))
     info = run.info
     if info.get("stopped_early"):
-        out.print(f"stopped early after {info['epochs']} epochs (best: epoch {info['best_epoch']})")
+        _console().print(
+            f"stopped early after {info['epochs']} epochs (best: epoch {info['best_epoch']})"
+        )
     print(run.path)
 
 
@@ -99,7 +106,7 @@ def evaluate(
 
     set_threads(threads)
     metrics = load(run_id, runs_dir).evaluate(data)
-    out.print(_metrics_table({str(data or "test"): metrics}, f"run {run_id}"))
+    _console().print(_metrics_table({str(data or "test"): metrics}, f"run {run_id}"))
     print(json.dumps(metrics))
 
 
@@ -120,7 +127,7 @@ def predict(
     set_threads(threads)
     frame = load(run_id, runs_dir).predict(inputs)
     frame.to_csv(output, index=False)
-    out.print(f"{len(frame)} predictions written to", style="dim")
+    _console().print(f"{len(frame)} predictions written to", style="dim")
     print(output)
 
 
@@ -142,7 +149,7 @@ def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
         )
         value = "" if r["value"] is None else f"{r['value']:.4f}"
         table.add_row(r["id"], r["task"], r["dataset"], r["model"], r["metric"], value, status)
-    out.print(table)
+    _console().print(table)
 
 
 @runs_app.command("show")
@@ -156,11 +163,11 @@ def runs_show(
     folder = RunFolder.open(run_id, runs_dir)
     info = folder.info()
     for key, value in info.items():
-        out.print(f"[bold]{key}[/bold]: {value}")
+        _console().print(f"[bold]{key}[/bold]: {value}")
     if folder.metrics_json.exists():
-        out.print(_metrics_table(folder.read_json(folder.metrics_json), "metrics"))
+        _console().print(_metrics_table(folder.read_json(folder.metrics_json), "metrics"))
     for path in sorted(folder.path.iterdir()):
-        out.print(f"  {path.name}")
+        _console().print(f"  {path.name}")
 
 
 @app.command()
@@ -171,7 +178,7 @@ def datasets() -> None:
     table = Table("name", "task", "modality", "what")
     for e in DATASETS:
         table.add_row(e.name, e.meta["task"] or "auto", e.meta["modality"], e.help)
-    out.print(table)
+    _console().print(table)
 
 
 @app.command()
@@ -186,7 +193,7 @@ def models() -> None:
         defaults = dataclasses.asdict(e.meta["params"]())
         params = ", ".join(f"{k}={v}" for k, v in defaults.items())
         table.add_row(e.name, "/".join(e.meta["modalities"]), params, e.help)
-    out.print(table)
+    _console().print(table)
 
 
 @app.command()

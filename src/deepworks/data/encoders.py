@@ -31,12 +31,17 @@ def numeric_column(frame: pd.DataFrame, column: str, origin: str) -> pd.Series:
     parsed = pd.to_numeric(series, errors="coerce")
     bad = parsed.isna() & series.notna() & (series.astype(str).str.strip() != "")
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        first = series.index[bad.to_numpy()][0]  # the file's own row, not a split's position
         raise DataError(
-            f"{origin}: column `{column}` is numeric but row {row + 1} holds "
-            f"{series.iloc[row]!r}. Fix the value, or leave the cell empty for a missing value."
+            f"{origin}: column `{column}` is numeric but row {_row(first)} holds "
+            f"{series.loc[first]!r}. Fix the value, or leave the cell empty for a missing value."
         )
     return parsed.astype(float)
+
+
+def _row(label: object) -> str:
+    """A 1-based data row number (the header is not counted) for a default RangeIndex."""
+    return str(label + 1) if isinstance(label, int | np.integer) else repr(label)
 
 
 def looks_numeric(series: pd.Series) -> bool:

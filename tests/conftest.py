@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepworks.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+# Two test workers share two cores: one thread each avoids oversubscription.
+torch.set_num_threads(1)
+
+
+def tiny_config(dataset: str = "iris", model: str = "mlp", **train) -> dict:
+    """A small, fast experiment as a dict; ``train`` keys override the training section."""
+    return {
+        "data": {"dataset": dataset, "batch_size": 16},
+        "model": {"name": model, "hidden": [16]} if model == "mlp" else {"name": model},
+        "train": {"epochs": 3, "optimizer": {"name": "adam", "lr": 0.01}, **train},
+    }
+
+
+class CLIResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def last_line(self) -> str:
+        return self.out.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run the real `deepworks` entry point in-process; returns exit code, stdout, stderr."""
+
+    def invoke(*args: str) -> CLIResult:
+        monkeypatch.setattr(sys, "argv", ["deepworks", *map(str, args)])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CLIResult(code, captured.out, captured.err)
+
+    return invoke
+
+
+def assert_user_error(result: CLIResult, *fragments: str) -> None:
+    """A user's mistake: non-zero exit, one clear `error:` message, no traceback."""
+    assert result.code == 2, (result.code, result.out, result.err)
+    assert "error:" in result.err
+    assert "Traceback" not in result.err + result.out
+    for fragment in fragments:
+        assert fragment in result.err, (fragment, result.err)

@@ -1,0 +1,66 @@
+"""The streaming metrics agree with scikit-learn computed on all predictions at once."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+from torch import nn
+
+from deepworks.data.datasets import TensorData
+from deepworks.data.schema import Schema
+from deepworks.evaluate.evaluator import evaluate
+from deepworks.tasks import get_task
+from deepworks.train.trainer import make_loader
+
+
+class Fixed(nn.Module):
+    """Returns precomputed outputs row by row (the input is the row index)."""
+
+    def __init__(self, outputs: torch.Tensor) -> None:
+        super().__init__()
+        self.outputs = outputs
+
+    def forward(self, index: torch.Tensor) -> torch.Tensor:
+        return self.outputs[index.long().squeeze(-1)]
+
+
+def test_classification_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    n, k = 500, 3
+    y = torch.as_tensor(rng.integers(0, k, n))
+    logits = torch.as_tensor(rng.normal(size=(n, k)), dtype=torch.float32)
+    logits[torch.arange(n), y] += 1.0  # better than chance, not perfect
+    schema = Schema("table", "classification", (1,), "y", classes=["a", "b", "c"])
+    data = TensorData(torch.arange(n, dtype=torch.float32)[:, None], y)
+    got = evaluate(Fixed(logits), get_task(schema), make_loader(data, batch_size=37))
+    proba = logits.softmax(-1).numpy()
+    pred = proba.argmax(1)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-6)
+    assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred), abs=1e-6)
+    assert got["f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"), abs=1e-6)
+    assert got["precision"] == pytest.approx(
+        skm.precision_score(y, pred, average="macro"), abs=1e-6
+    )
+    assert list(got["f1_per_class"].values()) == pytest.approx(
+        skm.f1_score(y, pred, average=None), abs=1e-6
+    )
+    assert got["confusion_matrix"] == skm.confusion_matrix(y, pred).tolist()
+    # ROC AUC is binned (constant memory): close to the exact value, not equal.
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"), abs=0.01)
+    assert got["loss"] == pytest.approx(skm.log_loss(y, proba), abs=1e-5)
+
+
+def test_regression_metrics_match_sklearn_in_real_units():
+    rng = np.random.default_rng(1)
+    n = 300
+    y = torch.as_tensor(rng.normal(100, 20, n), dtype=torch.float32)
+    pred = y + torch.as_tensor(rng.normal(0, 5, n), dtype=torch.float32)
+    mean, std = 100.0, 20.0
+    schema = Schema("table", "regression", (1,), "y", target_scale=(mean, std))
+    outputs = ((pred - mean) / std)[:, None]
+    data = TensorData(torch.arange(n, dtype=torch.float32)[:, None], y)
+    got = evaluate(Fixed(outputs), get_task(schema), make_loader(data, batch_size=64))
+    assert got["mse"] == pytest.approx(skm.mean_squared_error(y, pred), rel=1e-4)
+    assert got["rmse"] == pytest.approx(skm.mean_squared_error(y, pred) ** 0.5, rel=1e-4)
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, pred), rel=1e-4)
+    assert got["r2"] == pytest.approx(skm.r2_score(y, pred), rel=1e-4)

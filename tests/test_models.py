@@ -1,0 +1,59 @@
+"""Every registered model, tested without anyone remembering to add it here."""
+
+import pytest
+import torch
+
+from deepworks.data.schema import Schema
+from deepworks.errors import ModelError
+from deepworks.models import MODELS, build_model
+
+IMAGE_SCHEMAS = {
+    "gray-8x8": Schema("image", "classification", (1, 8, 8), "label", classes=list("0123456789")),
+    "rgb-32x32": Schema("image", "classification", (3, 32, 32), "label", classes=["a", "b"]),
+}
+TABLE_SCHEMA = Schema("table", "regression", (7,), "y", target_scale=(0.0, 1.0))
+
+
+def _cases():
+    for entry in MODELS:
+        if "image" in entry.meta["modalities"]:
+            for key in IMAGE_SCHEMAS:
+                yield pytest.param(entry.name, key, id=f"{entry.name}-{key}")
+        if "table" in entry.meta["modalities"]:
+            yield pytest.param(entry.name, "table", id=f"{entry.name}-table")
+
+
+@pytest.mark.parametrize(("name", "schema_key"), list(_cases()))
+def test_model_adapts_to_data_and_trains_one_step(name, schema_key):
+    torch.manual_seed(0)
+    schema = TABLE_SCHEMA if schema_key == "table" else IMAGE_SCHEMAS[schema_key]
+    model = build_model(name, {}, schema)
+    x = torch.randn(2, *schema.input_shape)
+    out = model(x)
+    assert out.shape == (2, schema.n_outputs)
+    before = [p.detach().clone() for p in model.parameters()]
+    out.square().mean().backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_image_only_model_refuses_a_table_with_the_alternatives():
+    with pytest.raises(ModelError, match="does not take table data; models that do: mlp"):
+        build_model("cnn", {}, TABLE_SCHEMA)
+
+
+def test_first_conv_keeps_pretrained_filters_averaged_for_grayscale():
+    from torchvision.models import resnet18
+
+    from deepworks.models.vision import replace_first_conv
+
+    net = resnet18(weights=None)
+    rgb = net.conv1.weight.detach().clone()
+    replace_first_conv(net, 1)
+    assert net.conv1.in_channels == 1
+    assert torch.allclose(net.conv1.weight, rgb.mean(dim=1, keepdim=True))
+
+
+def test_unknown_activation_is_a_clear_error():
+    with pytest.raises(ModelError, match="Did you mean `relu`"):
+        build_model("mlp", {"activation": "relu6x"}, TABLE_SCHEMA)

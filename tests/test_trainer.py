@@ -1,0 +1,157 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from deepworks.config import load_config
+from deepworks.data import load_data
+from deepworks.errors import TrainingError
+from deepworks.evaluate.evaluator import evaluate
+from deepworks.models import build_model
+from deepworks.tasks import get_task
+from deepworks.train.checkpoint import write_json
+from deepworks.train.optim import OPTIMIZERS, SCHEDULERS
+from deepworks.train.trainer import Trainer, make_loader
+from tests.conftest import tiny_config
+
+
+def _fit(raw: dict, seed: int = 0, **trainer_kw):
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data, cfg.task, seed)
+    torch.manual_seed(seed)
+    model = build_model(cfg.model.name, cfg.model.params, bundle.schema)
+    task = get_task(bundle.schema)
+    trainer = Trainer(cfg.train, seed, batch_size=cfg.data.batch_size, progress=False, **trainer_kw)
+    state = trainer.fit(model, task, bundle.train, bundle.valid)
+    return model, task, bundle, state
+
+
+def test_mlp_learns_iris_beyond_the_majority_class():
+    model, task, bundle, state = _fit(tiny_config(epochs=30))
+    test = evaluate(model, task, make_loader(bundle.test, 64))
+    majority = np.bincount(bundle.train.y.numpy()).max() / len(bundle.train)
+    assert test["accuracy"] > majority + 0.4
+    assert state.history[-1]["train_loss"] < state.history[0]["train_loss"]
+
+
+def test_regression_beats_predicting_the_mean():
+    raw = tiny_config("diabetes", epochs=30)
+    model, task, bundle, _ = _fit(raw)
+    assert evaluate(model, task, make_loader(bundle.test, 64))["r2"] > 0.1
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_every_optimizer_trains(name):
+    _, _, _, state = _fit(tiny_config(epochs=4, optimizer={"name": name, "lr": 0.05}))
+    assert state.history[-1]["train_loss"] < state.history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("name", SCHEDULERS.names())
+def test_every_schedule_changes_the_learning_rate(name):
+    raw = tiny_config(epochs=4, scheduler={"name": name, "step_size": 1})
+    _, _, _, state = _fit(raw)
+    rates = [r["lr"] for r in state.history]
+    assert len(set(rates)) > 1 and rates[-1] < 0.01
+
+
+def test_gradient_clipping_bounds_the_update():
+    raw = tiny_config(epochs=1, optimizer={"name": "sgd", "lr": 1.0, "momentum": 0.0})
+    raw["train"]["grad_clip"] = 1e-3
+    raw["model"]["dropout"] = 0.0
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data)
+    torch.manual_seed(0)
+    model = build_model("mlp", cfg.model.params, bundle.schema)
+    start = torch.cat([p.detach().flatten() for p in model.parameters()])
+    Trainer(cfg.train, batch_size=16, progress=False).fit(
+        model, get_task(bundle.schema), bundle.train, None
+    )
+    moved = torch.cat([p.detach().flatten() for p in model.parameters()]) - start
+    steps = math.ceil(len(bundle.train) / 16)
+    assert moved.norm() <= steps * 1e-3 * 1.0001  # each step moves at most lr * clip
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    raw = tiny_config(epochs=200, optimizer={"name": "adam", "lr": 0.05})
+    raw["train"]["early_stopping"] = {"patience": 3}
+    model, task, bundle, state = _fit(raw)
+    assert state.stopped_early and len(state.history) < 200
+    best = min(r["valid_loss"] for r in state.history)
+    assert state.best == pytest.approx(best)
+    assert evaluate(model, task, make_loader(bundle.valid, 64))["loss"] == pytest.approx(best)
+
+
+class _NaNAfter:
+    """Wraps a task so its loss turns NaN at the third step."""
+
+    def __init__(self, task):
+        self.task, self.calls = task, 0
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+    def training_step(self, model, batch):
+        self.calls += 1
+        loss = self.task.training_step(model, batch)
+        return loss * float("nan") if self.calls >= 3 else loss
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    cfg = load_config(tiny_config())
+    bundle = load_data(cfg.data)
+    model = build_model("mlp", cfg.model.params, bundle.schema)
+    trainer = Trainer(cfg.train, batch_size=16, progress=False, checkpoint_dir=tmp_path)
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 3.*Lower"):
+        trainer.fit(model, _NaNAfter(get_task(bundle.schema)), bundle.train, bundle.valid)
+
+
+def test_seeded_runs_are_identical_and_seeds_differ():
+    a = _fit(tiny_config())[0].state_dict()
+    b = _fit(tiny_config())[0].state_dict()
+    c = _fit(tiny_config(), seed=1)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_mid_epoch_in_process_gives_identical_weights(tmp_path):
+    raw = tiny_config(epochs=3, checkpoint_every_steps=4)
+    raw["model"]["dropout"] = 0.3  # dropout draws from the RNG: resume must restore it
+    full = _fit(raw, checkpoint_dir=tmp_path / "full")[0].state_dict()
+
+    class Killed(Exception):
+        pass
+
+    class KillAtStep4(Trainer):
+        def _save(self, *args):
+            super()._save(*args)
+            if self.state.global_step == 4:
+                raise Killed
+
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data)
+
+    def fresh(cls):
+        torch.manual_seed(0)
+        model = build_model("mlp", cfg.model.params, bundle.schema)
+        trainer = cls(cfg.train, 0, batch_size=16, progress=False, checkpoint_dir=tmp_path / "k")
+        return model, trainer
+
+    model, trainer = fresh(KillAtStep4)
+    with pytest.raises(Killed):
+        trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid)
+    torch.manual_seed(123)  # a new process starts with other RNG state
+    model, trainer = fresh(Trainer)
+    state = trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=True)
+    resumed = model.state_dict()
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
+    assert len(state.history) == 3
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "state.json"
+    write_json(path, {"ok": 1})
+    with pytest.raises(TypeError):
+        write_json(path, {"bad": object()})
+    assert path.read_text().strip().startswith("{") and '"ok": 1' in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
