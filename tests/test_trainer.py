@@ -155,3 +155,19 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         write_json(path, {"bad": object()})
     assert path.read_text().strip().startswith("{") and '"ok": 1' in path.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_unknown_early_stopping_monitor_is_a_config_error():
+    from deepworks.errors import ConfigError
+
+    raw = tiny_config()
+    raw["train"]["early_stopping"] = {"monitor": "acuracy"}
+    with pytest.raises(ConfigError, match="Did you mean `accuracy`"):
+        _fit(raw)
+
+
+def test_early_stopping_can_monitor_a_final_only_metric():
+    raw = tiny_config(epochs=4)
+    raw["train"]["early_stopping"] = {"monitor": "roc_auc", "patience": 10}
+    _, _, _, state = _fit(raw)
+    assert "valid_roc_auc" in state.history[-1] and state.best is not None

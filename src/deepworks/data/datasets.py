@@ -55,6 +55,11 @@ def collate_batch(batch):
     return batch
 
 
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of epoch ``epoch``: a function of (seed, epoch) alone."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
 class EpochSampler(Sampler[int]):
     """A shuffled order that depends only on (seed, epoch), and can start mid-epoch.
 
@@ -72,8 +77,7 @@ class EpochSampler(Sampler[int]):
     def order(self) -> torch.Tensor:
         if not self.shuffle:
             return torch.arange(self.n)
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.randperm(self.n, generator=g)
+        return epoch_permutation(self.n, self.seed, self.epoch)
 
     def __iter__(self):
         return iter(self.order()[self.start :].tolist())

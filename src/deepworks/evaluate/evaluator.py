@@ -15,12 +15,16 @@ from deepworks.tasks.base import Task
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, task: Task, loader: DataLoader, device: torch.device | str = "cpu"
+    model: nn.Module,
+    task: Task,
+    loader: DataLoader,
+    device: torch.device | str = "cpu",
+    names: set[str] | None = None,
 ) -> dict[str, Any]:
-    """All of the task's metrics plus the mean loss over ``loader``."""
+    """The task's metrics (all, or those in ``names``) plus the mean loss over ``loader``."""
     was_training = model.training
     model.eval()
-    metrics = task.metrics().to(device)
+    metrics = task.metrics(names).to(device)
     loss = MeanMetric().to(device)
     for x, y in loader:
         x, y = x.to(device), y.to(device)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 
 from deepworks.data.schema import Schema
 from deepworks.errors import ConfigError
@@ -47,8 +47,16 @@ class Task:
         return self.loss(model(x), y)
 
     # -- evaluation ---------------------------------------------------------------------
-    def metrics(self) -> MetricCollection:
+    def metrics(self, names: set[str] | None = None) -> MetricCollection:
+        """The task's metrics; ``names`` picks a subset (None: all)."""
+        chosen = {k: m for k, m in self.metric_factories().items() if names is None or k in names}
+        return MetricCollection({k: make() for k, make in chosen.items()}, compute_groups=False)
+
+    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
         raise NotImplementedError
+
+    # Tracked every epoch; the rest (curves, matrices) only in the final evaluation.
+    epoch_metrics: frozenset[str] = frozenset()
 
     def evaluation_step(
         self, model: nn.Module, batch: Batch

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import MetricCollection
+from torchmetrics import Metric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassAUROC,
@@ -29,25 +30,23 @@ class Classification(Task):
     """Predict one of N classes; cross-entropy on logits."""
 
     main_metric = "accuracy"
+    epoch_metrics = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1"})
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target)
 
-    def metrics(self) -> MetricCollection:
+    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
         n = self.schema.n_outputs
-        return MetricCollection(
-            {
-                "accuracy": MulticlassAccuracy(n, average="micro"),
-                "balanced_accuracy": MulticlassRecall(n, average="macro"),
-                "precision": MulticlassPrecision(n, average="macro"),
-                "recall": MulticlassRecall(n, average="macro"),
-                "f1": MulticlassF1Score(n, average="macro"),
-                "f1_per_class": MulticlassF1Score(n, average="none"),
-                "roc_auc": MulticlassAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
-                "confusion_matrix": MulticlassConfusionMatrix(n),
-            },
-            compute_groups=False,
-        )
+        return {
+            "accuracy": lambda: MulticlassAccuracy(n, average="micro"),
+            "balanced_accuracy": lambda: MulticlassRecall(n, average="macro"),
+            "precision": lambda: MulticlassPrecision(n, average="macro"),
+            "recall": lambda: MulticlassRecall(n, average="macro"),
+            "f1": lambda: MulticlassF1Score(n, average="macro"),
+            "f1_per_class": lambda: MulticlassF1Score(n, average="none"),
+            "roc_auc": lambda: MulticlassAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
+            "confusion_matrix": lambda: MulticlassConfusionMatrix(n),
+        }
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
         return output.softmax(dim=-1)
@@ -71,6 +70,7 @@ class Regression(Task):
 
     main_metric = "rmse"
     lower_is_better = frozenset({"loss", "mse", "rmse", "mae"})
+    epoch_metrics = frozenset({"mse", "rmse", "mae", "r2"})
 
     def _scale(self) -> tuple[float, float]:
         return self.schema.target_scale or (0.0, 1.0)
@@ -79,15 +79,13 @@ class Regression(Task):
         mean, std = self._scale()
         return F.mse_loss(output.squeeze(-1), (target - mean) / std)
 
-    def metrics(self) -> MetricCollection:
-        return MetricCollection(
-            {
-                "mse": MeanSquaredError(),
-                "rmse": MeanSquaredError(squared=False),
-                "mae": MeanAbsoluteError(),
-                "r2": R2Score(),
-            }
-        )
+    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        return {
+            "mse": MeanSquaredError,
+            "rmse": lambda: MeanSquaredError(squared=False),
+            "mae": MeanAbsoluteError,
+            "r2": R2Score,
+        }
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
         mean, std = self._scale()

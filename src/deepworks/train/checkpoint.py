@@ -1,6 +1,8 @@
 """Atomic files: write a temporary file beside the target, then rename it over the target.
 
-A crash (even SIGKILL) mid-write leaves the previous complete file in place.
+A process that dies mid-write (SIGKILL, the OOM killer, an exception) leaves the previous
+complete file in place: the rename is atomic. There is deliberately no fsync per write; it
+would only add durability against power loss, at a cost paid every epoch.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -19,7 +19,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from deepworks.config import TrainConfig
 from deepworks.data.datasets import EpochSampler, collate_batch
-from deepworks.errors import RunError, TrainingError
+from deepworks.errors import ConfigError, RunError, TrainingError, did_you_mean
 from deepworks.evaluate.evaluator import evaluate, scalars
 from deepworks.tasks.base import Task
 from deepworks.train.checkpoint import load_checkpoint, save_checkpoint, write_json
@@ -124,6 +124,7 @@ class Trainer:
             else []
         )
         monitor = self._monitor(task)
+        tracked = set(task.epoch_metrics) | ({monitor} - {"loss"})
         best_weights: dict[str, torch.Tensor] | None = None
         if resume:
             best_weights = self._restore(model, optimizers, schedulers)
@@ -157,7 +158,7 @@ class Trainer:
                         self._save(model, optimizers, schedulers, best_weights)
 
                 valid_metrics = (
-                    scalars(evaluate(model, task, valid_loader, self.device))
+                    scalars(evaluate(model, task, valid_loader, self.device, tracked))
                     if valid_loader
                     else {}
                 )
@@ -231,7 +232,14 @@ class Trainer:
 
     def _monitor(self, task: Task) -> str:
         es = self.cfg.early_stopping
-        return (es.monitor if es and es.monitor else None) or ("loss" if es else task.main_metric)
+        name = (es.monitor if es and es.monitor else None) or ("loss" if es else task.main_metric)
+        known = {"loss", *task.metric_factories()}
+        if name not in known:
+            raise ConfigError(
+                f"train.early_stopping.monitor `{name}` is not a {task.name} metric."
+                f"{did_you_mean(name, known)} Choose one of: {', '.join(sorted(known))}."
+            )
+        return name
 
     # ---------------------------------------------------------------------- checkpoints
     def _save(self, model, optimizers, schedulers, best_weights) -> None:

@@ -1,0 +1,160 @@
+"""Trainer overhead: deepworks' Trainer against a plain hand-written PyTorch loop.
+
+Both train the same registry model from the same initial weights on the same data in the same
+order (the permutation of each epoch is a function of (seed, epoch)), with the same optimizer,
+and validate once per epoch. deepworks does what `deepworks run` does: checkpoints every epoch
+(atomically), the full streaming metric set on validation, progress output. The loss curves
+must match; the script prints them, the wall-time ratio, and writes the table into
+docs/benchmarks.md.
+
+    python benchmarks/overhead.py --threads 1 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, markdown_table, write_section  # noqa: E402
+
+from deepworks.config import load_config  # noqa: E402
+from deepworks.data import load_data  # noqa: E402
+from deepworks.data.datasets import epoch_permutation  # noqa: E402
+from deepworks.models import build_model  # noqa: E402
+from deepworks.tasks import get_task  # noqa: E402
+from deepworks.train.trainer import Trainer  # noqa: E402
+
+CASES = {
+    "cnn / mnist-5k": {
+        "data": {"dataset": "mnist-5k", "batch_size": 64},
+        "model": {"name": "cnn", "channels": [32, 64], "hidden": 128},
+    },
+    "mlp / digits": {
+        "data": {"dataset": "digits", "batch_size": 32},
+        "model": {"name": "mlp", "hidden": [128, 64]},
+    },
+}
+
+
+def plain_loop(model, train, valid, epochs, batch_size, lr, seed) -> list[float]:
+    """What one writes by hand: shuffle, step, log the epoch loss, validate."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x, y = train.x, train.y
+    losses = []
+    for epoch in range(epochs):
+        model.train()
+        order = epoch_permutation(len(x), seed, epoch)
+        total, seen = 0.0, 0
+        for start in range(0, len(x), batch_size):
+            idx = order[start : start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+        losses.append(total / seen)
+        model.eval()
+        with torch.inference_mode():
+            logits = torch.cat([model(v) for v in valid.x.split(256)])
+            _ = (
+                F.cross_entropy(logits, valid.y).item(),
+                (logits.argmax(1) == valid.y).float().mean(),
+            )
+    return losses
+
+
+def deepworks_loop(model, task, bundle, cfg, seed) -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(
+            cfg.train,
+            seed,
+            batch_size=cfg.data.batch_size,
+            checkpoint_dir=Path(tmp),
+            progress=True,
+        )
+        state = trainer.fit(model, task, bundle.train, bundle.valid)
+    return [r["train_loss"] for r in state.history]
+
+
+def measure(name: str, raw: dict, epochs: int, repeats: int, seed: int = 0) -> dict:
+    raw = {**raw, "train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": 1e-3}}}
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data, cfg.task, seed)
+    task = get_task(bundle.schema)
+
+    def fresh():
+        torch.manual_seed(seed)
+        return build_model(cfg.model.name, cfg.model.params, bundle.schema)
+
+    times = {"plain": [], "deepworks": []}
+    curves = {}
+    for _ in range(repeats):  # alternate, so drifts in machine load hit both alike
+        model = fresh()
+        t = time.perf_counter()
+        curves["plain"] = plain_loop(
+            model, bundle.train, bundle.valid, epochs, cfg.data.batch_size, 1e-3, seed
+        )
+        times["plain"].append(time.perf_counter() - t)
+        model = fresh()
+        t = time.perf_counter()
+        curves["deepworks"] = deepworks_loop(model, task, bundle, cfg, seed)
+        times["deepworks"].append(time.perf_counter() - t)
+    plain, ours = statistics.median(times["plain"]), statistics.median(times["deepworks"])
+    diff = max(abs(a - b) for a, b in zip(curves["plain"], curves["deepworks"], strict=True))
+    print(f"\n{name}: epoch losses")
+    print("  plain     ", " ".join(f"{v:.6f}" for v in curves["plain"]))
+    print("  deepworks ", " ".join(f"{v:.6f}" for v in curves["deepworks"]))
+    print(
+        f"  max |difference| {diff:.2e}; plain {plain:.2f}s, deepworks {ours:.2f}s, ratio {ours / plain:.3f}"
+    )
+    return {"name": name, "plain": plain, "ours": ours, "diff": diff, "n": len(bundle.train)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = [measure(name, raw, args.epochs, args.repeats) for name, raw in CASES.items()]
+    rows = [
+        [
+            r["name"],
+            str(r["n"]),
+            f"{r['plain']:.2f}",
+            f"{r['ours']:.2f}",
+            f"{r['ours'] / r['plain']:.3f}",
+            f"{r['diff']:.1e}",
+        ]
+        for r in results
+    ]
+    table = markdown_table(
+        ["model / data", "train rows", "plain loop (s)", "deepworks (s)", "ratio", "max loss diff"],
+        rows,
+    )
+    print("\n" + table)
+    if not args.no_write:
+        write_section(
+            "overhead",
+            f"## Trainer overhead against a plain PyTorch loop\n\n"
+            f"`python benchmarks/overhead.py --threads {args.threads} --epochs {args.epochs} "
+            f"--repeats {args.repeats}` — median of {args.repeats} alternating repeats, "
+            f"{args.epochs} epochs each, validation every epoch. deepworks also writes a checkpoint "
+            f"every epoch and computes the full validation metric set. Target: ratio ≤ 1.03.\n\n"
+            f"Machine: {machine()}\n\n{table}\n",
+        )
+
+
+if __name__ == "__main__":
+    main()
