@@ -98,3 +98,18 @@ def test_the_installed_console_script_works():
     script = Path(sys.executable).with_name("deepworks")
     result = subprocess.run([str(script), "datasets"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "mnist-5k" in result.stdout
+
+
+def test_the_own_data_examples_run_on_the_sample_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(
+        [sys.executable, str(EXAMPLES / "make_sample_data.py"), "sample-data"], check=True,
+        capture_output=True,
+    )
+    table = deepworks.run(EXAMPLES / "my-table.yaml", runs_dir="runs", progress=False)
+    assert table.metrics["test"]["accuracy"] >= 0.9  # majority class: 0.40
+    images = deepworks.run(
+        EXAMPLES / "my-images.yaml", runs_dir="runs", overrides=["train.epochs=3"], progress=False
+    )
+    assert images.metrics["test"]["accuracy"] >= 0.8
+    assert images.predict("sample-data/digit-images/3").shape[0] > 100
