@@ -1,0 +1,1 @@
+"""Runs: the run folder and the SQLite index of runs."""

@@ -1,0 +1,131 @@
+"""One run = one self-contained folder. Everything in it is data (YAML, JSON, safetensors).
+
+    <runs-dir>/<run-id>/
+        config.yaml       the resolved experiment
+        run.json          id, status, task, data, model, main metric
+        model.json        how to rebuild the model: name, parameters, data schema
+        model.safetensors the final weights
+        metrics.jsonl     one line per epoch
+        metrics.json      {"valid": {...}, "test": {...}}
+        checkpoints/      last.pt (+ last.json) for resume
+        *.png             learning curves, confusion matrix
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deepworks.errors import RunError, did_you_mean
+from deepworks.runs.index import RunIndex
+from deepworks.train.checkpoint import write_json, write_text
+
+
+class RunFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # the files
+    config = property(lambda self: self.path / "config.yaml")
+    run_json = property(lambda self: self.path / "run.json")
+    model_json = property(lambda self: self.path / "model.json")
+    weights = property(lambda self: self.path / "model.safetensors")
+    metrics_jsonl = property(lambda self: self.path / "metrics.jsonl")
+    metrics_json = property(lambda self: self.path / "metrics.json")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.path.parent
+
+    @classmethod
+    def create(cls, runs_dir: Path, name: str) -> RunFolder:
+        runs_dir = Path(runs_dir)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+        for n in range(1000):
+            path = runs_dir / (f"{stamp}-{safe}" + (f"-{n}" if n else ""))
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+        raise RunError(f"cannot create a run folder in {runs_dir}")
+
+    @classmethod
+    def open(cls, ref: str | Path, runs_dir: Path | str = "runs") -> RunFolder:
+        """A run by folder path, or under ``runs_dir`` by id, unique id prefix, or run name."""
+        path = Path(ref)
+        if (path / "run.json").is_file():
+            return cls(path)
+        runs_dir = Path(runs_dir)
+        known = sorted(p for p in runs_dir.glob("*") if (p / "run.json").is_file())
+        matches = [p for p in known if p.name.startswith(str(ref)) or p.name.endswith(f"-{ref}")]
+        if len(matches) > 1:
+            names = ", ".join(p.name for p in matches[:5])
+            raise RunError(f"`{ref}` matches several runs ({names}); give more of the id")
+        if not matches:
+            hint = did_you_mean(str(ref), [p.name for p in known])
+            raise RunError(
+                f"no run `{ref}` (not a run folder, nor a run id in {runs_dir}).{hint} "
+                "List runs with `deepworks runs`."
+            )
+        return cls(matches[0])
+
+    # reading and writing
+    def read_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunError(f"run {self.path} has no {path.name}; it may not have finished") from None
+
+    def info(self) -> dict[str, Any]:
+        info = self.read_json(self.run_json)
+        if info.get("status") == "running" and not _alive(info.get("pid")):
+            info["status"] = "killed"
+        return info
+
+    def update_info(self, **fields: Any) -> dict[str, Any]:
+        info = self.read_json(self.run_json) if self.run_json.exists() else {}
+        info.update(fields)
+        write_json(self.run_json, info)
+        RunIndex(self.runs_dir).upsert(info)
+        return info
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_text(self.config, yaml.safe_dump(config, sort_keys=False))
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        with open(self.metrics_jsonl, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
+        write_text(self.metrics_jsonl, "".join(json.dumps(r) + "\n" for r in records))
+
+    def history(self) -> list[dict[str, Any]]:
+        if not self.metrics_jsonl.exists():
+            return []
+        lines = self.metrics_jsonl.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
