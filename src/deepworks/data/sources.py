@@ -56,35 +56,32 @@ def register_dataset(name: str, task: str | None, modality: str, help: str = "")
 # --------------------------------------------------------------------------- built-ins
 
 
-def _sklearn_table(loader_name: str, name: str, class_names: bool) -> TableSource:
-    from sklearn import datasets
+def _sklearn_table(
+    loader_name: str, name: str, class_names: bool
+) -> Callable[[DataConfig], Source]:
+    """A scikit-learn table as a DataFrame; classes by name (``malignant``), not code (0)."""
 
-    bunch = getattr(datasets, loader_name)(as_frame=True)
-    frame = bunch.frame.copy()
-    target = "target"
-    if class_names:
-        frame[target] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
-    return TableSource(frame, target, name)
+    def load(cfg: DataConfig) -> Source:
+        from sklearn import datasets
 
+        bunch = getattr(datasets, loader_name)(as_frame=True)
+        frame = bunch.frame.copy()
+        if class_names:
+            frame["target"] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
+        return TableSource(frame, "target", name)
 
-@register_dataset("breast-cancer", "classification", "table", "569 tumours, 30 features")
-def breast_cancer(cfg: DataConfig) -> Source:
-    return _sklearn_table("load_breast_cancer", "breast-cancer", class_names=True)
-
-
-@register_dataset("iris", "classification", "table", "150 flowers, 4 features, 3 species")
-def iris(cfg: DataConfig) -> Source:
-    return _sklearn_table("load_iris", "iris", class_names=True)
+    return load
 
 
-@register_dataset("wine", "classification", "table", "178 wines, 13 features, 3 cultivars")
-def wine(cfg: DataConfig) -> Source:
-    return _sklearn_table("load_wine", "wine", class_names=True)
-
-
-@register_dataset("diabetes", "regression", "table", "442 patients, 10 features, progression")
-def diabetes(cfg: DataConfig) -> Source:
-    return _sklearn_table("load_diabetes", "diabetes", class_names=False)
+for _name, _loader, _task, _help in [
+    ("breast-cancer", "load_breast_cancer", "classification", "569 tumours, 30 features"),
+    ("iris", "load_iris", "classification", "150 flowers, 4 features, 3 species"),
+    ("wine", "load_wine", "classification", "178 wines, 13 features, 3 cultivars"),
+    ("diabetes", "load_diabetes", "regression", "442 patients, 10 features, progression"),
+]:
+    register_dataset(_name, _task, "table", _help)(
+        _sklearn_table(_loader, _name, class_names=_task == "classification")
+    )
 
 
 @register_dataset("digits", "classification", "image", "1,797 handwritten digits, 8×8 gray")

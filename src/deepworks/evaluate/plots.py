@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str) -> Path:
@@ -25,6 +26,7 @@ def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str)
     ax_metric.set(title=f"valid {main_metric}", xlabel="epoch")
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

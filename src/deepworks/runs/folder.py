@@ -1,14 +1,14 @@
 """One run = one self-contained folder. Everything in it is data (YAML, JSON, safetensors).
 
-    <runs-dir>/<run-id>/
-        config.yaml       the resolved experiment
-        run.json          id, status, task, data, model, main metric
-        model.json        how to rebuild the model: name, parameters, data schema
-        model.safetensors the final weights
-        metrics.jsonl     one line per epoch
-        metrics.json      {"valid": {...}, "test": {...}}
-        checkpoints/      last.pt (+ last.json) for resume
-        *.png             learning curves, confusion matrix
+<runs-dir>/<run-id>/
+    config.yaml       the resolved experiment
+    run.json          id, status, task, data, model, main metric
+    model.json        how to rebuild the model: name, parameters, data schema
+    model.safetensors the final weights
+    metrics.jsonl     one line per epoch
+    metrics.json      {"valid": {...}, "test": {...}}
+    checkpoints/      last.pt (+ last.json) for resume
+    *.png             learning curves, confusion matrix
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class RunFolder:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RunError(f"run {self.path} has no {path.name}; it may not have finished") from None
+            raise RunError(
+                f"run {self.path} has no {path.name}; it may not have finished"
+            ) from None
 
     def info(self) -> dict[str, Any]:
         info = self.read_json(self.run_json)
