@@ -103,7 +103,8 @@ def test_the_installed_console_script_works():
 def test_the_own_data_examples_run_on_the_sample_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     subprocess.run(
-        [sys.executable, str(EXAMPLES / "make_sample_data.py"), "sample-data"], check=True,
+        [sys.executable, str(EXAMPLES / "make_sample_data.py"), "sample-data"],
+        check=True,
         capture_output=True,
     )
     table = deepworks.run(EXAMPLES / "my-table.yaml", runs_dir="runs", progress=False)
