@@ -160,3 +160,8 @@ def test_diverging_run_is_marked_failed_with_a_clear_message(cli, tmp_path):
     assert_user_error(result, "training loss became", "Lower `train.optimizer.lr`")
     (run_json,) = (tmp_path / "runs").glob("*/run.json")
     assert json.loads(run_json.read_text())["status"] == "failed"
+
+
+def test_predict_on_a_missing_file_or_unknown_run(iris_run, cli, tmp_path):
+    assert_user_error(cli("predict", iris_run.path, tmp_path / "nope.csv"), "does not exist")
+    assert_user_error(cli("predict", tmp_path / "norun", tmp_path / "x.csv"), "no run")

@@ -126,6 +126,7 @@ def predict(
 
     set_threads(threads)
     frame = load(run_id, runs_dir).predict(inputs)
+    output.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(output, index=False)
     _console().print(f"{len(frame)} predictions written to", style="dim")
     print(output)

@@ -131,6 +131,8 @@ def _need_target(cfg: DataConfig, frame: pd.DataFrame, origin: str) -> str:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; every way it can fail is a DataError naming the file."""
+    if not path.exists():
+        raise DataError(f"{path} does not exist; expected a .csv or .parquet file")
     if path.is_dir():
         raise DataError(f"{path} is a folder; expected a .csv or .parquet file")
     if path.stat().st_size == 0:
