@@ -165,3 +165,12 @@ def test_diverging_run_is_marked_failed_with_a_clear_message(cli, tmp_path):
 def test_predict_on_a_missing_file_or_unknown_run(iris_run, cli, tmp_path):
     assert_user_error(cli("predict", iris_run.path, tmp_path / "nope.csv"), "does not exist")
     assert_user_error(cli("predict", tmp_path / "norun", tmp_path / "x.csv"), "no run")
+
+
+def test_runs_index_is_rebuilt_from_the_folders_when_missing(iris_run, cli, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copied"
+    shutil.copytree(iris_run.path, copy / iris_run.folder.id)
+    listing = cli("runs", "--runs-dir", copy)
+    assert iris_run.folder.id in listing.out and "completed" in listing.out

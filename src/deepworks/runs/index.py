@@ -40,7 +40,9 @@ class RunIndex:
 
     def all(self) -> list[dict[str, Any]]:
         if not self.path.exists():
-            return []
+            self.rebuild()  # runs copied without their index, or an index deleted
+            if not self.path.exists():
+                return []
         with closing(self._connect()) as con:
             rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY created").fetchall()
         return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
@@ -48,4 +50,5 @@ class RunIndex:
     def rebuild(self) -> None:
         """Re-read every run folder's run.json (e.g. after copying runs between machines)."""
         for run_json in sorted(self.path.parent.glob("*/run.json")):
-            self.upsert(json.loads(run_json.read_text(encoding="utf-8")))
+            info = json.loads(run_json.read_text(encoding="utf-8"))
+            self.upsert({**info, "path": str(run_json.parent.resolve())})
