@@ -49,13 +49,25 @@ class SplitConfig(_Section):
         return self
 
 
+class TokenizerConfig(_Section):
+    """The built-in vocabulary, fit on the training split only."""
+
+    level: Literal["word", "char"] = "word"
+    max_length: int = Field(256, gt=0, description="Tokens kept per text (the rest is cut).")
+    max_vocab: int = Field(20000, gt=2, description="The most frequent tokens kept.")
+    min_freq: int = Field(1, gt=0, description="Rarer tokens become <unk>.")
+    lowercase: bool = True
+
+
 class DataConfig(_Section):
     dataset: str = Field(
-        description="A built-in dataset (`deepworks datasets`), or `csv`, `parquet`, "
-        "`image-folder` for your own files."
+        description="A built-in dataset (`deepworks datasets`), or `csv`, `parquet`, `jsonl`, "
+        "`image-folder`, `text-folder` for your own files."
     )
     path: Path | None = Field(None, description="File or folder, for your own data.")
     target: str | None = Field(None, description="Target column of a table.")
+    text: str | None = Field(None, description="Text column: makes a CSV / JSONL text data.")
+    tokenizer: TokenizerConfig = TokenizerConfig()
     image_size: int | tuple[int, int] | None = Field(
         None, description="Resize images to this size (an int for square, or [height, width])."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
@@ -20,6 +21,7 @@ from deepworks.data.sources import (
     Source,
     TableSource,
 )
+from deepworks.data.text import TextEncoder, TextSource, check_texts
 from deepworks.errors import DataError
 
 # A target column with at most this many distinct integer values is read as class labels.
@@ -46,7 +48,6 @@ def infer_task(source: Source, cfg: DataConfig, requested: str) -> TaskKind:
     natural = DATASETS.entry(cfg.dataset).meta["task"]
     if natural:
         return natural
-    assert isinstance(source, TableSource)
     y = source.frame[source.target]
     if y.dtype == object or y.dtype == bool or str(y.dtype) in {"string", "category", "str"}:
         return "classification"
@@ -103,21 +104,8 @@ def _natural_key(text: str):
 
 def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
     frame = src.frame
-    y_raw = frame[src.target]
-    empty = y_raw.isna().to_numpy()
-    if empty.any():
-        rows = ", ".join(str(r + 1) for r in np.flatnonzero(empty)[:5])
-        raise DataError(
-            f"{src.origin}: target `{src.target}` is empty in {int(empty.sum())} row(s) "
-            f"(rows {rows}). Fill them or drop those rows."
-        )
     features = frame.drop(columns=[src.target])
-    if task == "classification":
-        labels, classes = _encode_labels(y_raw.to_numpy(), src.origin, src.target)
-        y_all = torch.from_numpy(labels)
-    else:
-        labels, classes = None, None
-        y_all = torch.tensor(numeric_column(frame, src.target, src.origin).to_numpy())
+    y_all, labels, classes = _targets(frame, src.target, task, src.origin)
     train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
     encoder = TableEncoder.fit(features.iloc[train], src.origin)
     x_all = encoder.transform(features, src.origin)
@@ -125,7 +113,6 @@ def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) 
     if task == "regression":
         y_train = y_all[train]
         scale = (float(y_train.mean()), float(y_train.std(unbiased=False)) or 1.0)
-        y_all = y_all.float()
     schema = Schema(
         modality="table",
         task=task,
@@ -180,9 +167,70 @@ def _image_file_bundle(src: ImageFileSource, cfg: DataConfig, seed: int) -> Data
     return DataBundle(*parts, schema)
 
 
+def _targets(
+    frame: pd.DataFrame, target: str, task: TaskKind, origin: str
+) -> tuple[torch.Tensor, np.ndarray | None, list[str] | None]:
+    """Targets as a tensor, plus class codes and names for classification."""
+    y_raw = frame[target]
+    empty = y_raw.isna().to_numpy()
+    if empty.any():
+        rows = ", ".join(str(r + 1) for r in np.flatnonzero(empty)[:5])
+        raise DataError(
+            f"{origin}: target `{target}` is empty in {int(empty.sum())} row(s) "
+            f"(rows {rows}). Fill them or drop those rows."
+        )
+    if task == "classification":
+        labels, classes = _encode_labels(y_raw.to_numpy(), origin, target)
+        return torch.from_numpy(labels), labels, classes
+    values = numeric_column(frame, target, origin).to_numpy(dtype=np.float32)
+    return torch.tensor(values), None, None
+
+
+def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+    frame = src.frame
+    fixed_test = src.test_frame is not None
+    if fixed_test:  # the dataset's own test set stays the test split
+        frame = pd.concat([frame, src.test_frame], ignore_index=True)
+    y_all, labels, classes = _targets(frame, src.target, task, src.origin)
+    if fixed_test:
+        n_train = len(src.frame)
+        test = np.arange(n_train, len(frame))
+        strat = None if labels is None else labels[:n_train]
+        try:
+            train, valid = train_test_split(
+                np.arange(n_train), test_size=cfg.split.valid, random_state=seed, stratify=strat
+            )
+        except ValueError as exc:
+            raise DataError(f"{src.origin}: cannot split the training set ({exc})") from None
+        if cfg.limit:
+            train = train[: cfg.limit]
+        train, valid = np.sort(train), np.sort(valid)
+    else:
+        train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
+    texts = check_texts(frame[src.text], src.origin, src.text)
+    encoder = TextEncoder.fit([texts[i] for i in train], cfg.tokenizer, src.text)
+    x_all = encoder.encode(texts)
+    scale = None
+    if task == "regression":
+        scale = (float(y_all[train].mean()), float(y_all[train].std(unbiased=False)) or 1.0)
+    schema = Schema(
+        modality="text",
+        task=task,
+        input_shape=(encoder.max_length,),
+        target=src.target,
+        classes=classes,
+        encoder=encoder.to_dict(),
+        target_scale=scale,
+        origin=src.origin,
+    )
+    return DataBundle(*(TensorData(x_all[i], y_all[i]) for i in (train, valid, test)), schema)
+
+
 def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
     if isinstance(source, TableSource):
         return _table_bundle(source, task, cfg, seed)
+    if isinstance(source, TextSource):
+        return _text_bundle(source, task, cfg, seed)
     if task != "classification":
         raise DataError(f"{source.origin}: image data supports classification, not {task}")
     if isinstance(source, ImageArraySource):

@@ -156,7 +156,7 @@ class ImageEncoder:
         return asdict(self)
 
 
-def encoder_from_dict(d: dict[str, Any]) -> TableEncoder | ImageEncoder:
+def encoder_from_dict(d: dict[str, Any]) -> Any:
     d = dict(d)
     kind = d.get("kind")
     if kind == "table":
@@ -164,4 +164,8 @@ def encoder_from_dict(d: dict[str, Any]) -> TableEncoder | ImageEncoder:
     if kind == "image":
         d["size"] = tuple(d["size"])
         return ImageEncoder(**d)
+    if kind == "text":
+        from deepworks.data.text import TextEncoder
+
+        return TextEncoder(**d)
     raise ValueError(f"unknown encoder kind {kind!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Modality = Literal["table", "image"]
+Modality = Literal["table", "image", "text"]
 TaskKind = Literal["classification", "regression"]
 
 
@@ -15,7 +15,7 @@ class Schema:
 
     modality: Modality
     task: TaskKind
-    input_shape: tuple[int, ...]  # (n_features,) for tables, (C, H, W) for images
+    input_shape: tuple[int, ...]  # tables (n_features,), images (C, H, W), text (max_length,)
     target: str
     classes: list[str] | None = None  # classification only
     encoder: dict[str, Any] = field(default_factory=dict)  # TableEncoder / ImageEncoder state

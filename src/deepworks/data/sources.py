@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ class ImageFileSource:
     origin: str
 
 
-Source = TableSource | ImageArraySource | ImageFileSource
+Source = Any  # TableSource | ImageArraySource | ImageFileSource | TextSource
 DATASETS: Registry[Callable[[DataConfig], Source]] = Registry("dataset", DataError)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -141,6 +142,8 @@ def read_table(path: Path) -> pd.DataFrame:
         if path.suffix.lower() in {".parquet", ".pq"}:
             require("pyarrow", "parquet", "reading Parquet files")
             frame = pd.read_parquet(path)
+        elif path.suffix.lower() in {".jsonl", ".ndjson"}:
+            frame = pd.read_json(path, lines=True)
         else:
             frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -156,14 +159,14 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-@register_dataset("csv", None, "table", "your CSV file: data.path, data.target")
+@register_dataset("csv", None, "table/text", "your CSV file: data.path, data.target [, data.text]")
 def csv_table(cfg: DataConfig) -> Source:
-    path = _need_path(cfg, "CSV file")
-    frame = read_table(path)
-    return TableSource(frame, _need_target(cfg, frame, str(path)), str(path))
+    from deepworks.data.text import jsonl_table
+
+    return jsonl_table(cfg)  # one reader for every table format; `data.text` makes it text
 
 
-@register_dataset("parquet", None, "table", "your Parquet file: data.path, data.target")
+@register_dataset("parquet", None, "table/text", "your Parquet file: data.path, data.target")
 def parquet_table(cfg: DataConfig) -> Source:
     return csv_table(cfg)
 
@@ -201,3 +204,9 @@ def image_folder(cfg: DataConfig) -> Source:
         raise DataError(f"{root}: set `data.image_size` (e.g. 64) to resize the images to")
     size = (cfg.image_size, cfg.image_size) if isinstance(cfg.image_size, int) else cfg.image_size
     return ImageFileSource(paths, np.asarray(labels), classes, tuple(size), cfg.channels, str(root))
+
+
+from deepworks.data.text import TextSource, register_text_sources  # noqa: E402
+
+register_text_sources(DATASETS)
+__all__ = ["DATASETS", "ImageArraySource", "ImageFileSource", "TableSource", "TextSource"]

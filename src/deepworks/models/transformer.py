@@ -1,0 +1,83 @@
+"""A Transformer encoder for sequences: token embeddings + sinusoidal positions → pre-norm
+encoder layers → CLS or mean pooling → head. Padding (id 0) is masked out of attention."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from deepworks.data.schema import Schema
+from deepworks.models.embedding import token_embedding
+from deepworks.models.registry import register_model
+
+
+@dataclass
+class TransformerParams:
+    d_model: int = 128
+    heads: int = 4
+    layers: int = 2
+    ff_dim: int = 256
+    dropout: float = 0.1
+    pooling: Literal["cls", "mean"] = "mean"
+    embeddings: str | None = None
+    freeze_embeddings: bool = False
+
+
+def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
+    """The fixed positional encodings of "Attention Is All You Need"."""
+    position = torch.arange(length)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(position * freq)
+    table[:, 1::2] = torch.cos(position * freq[: dim // 2])
+    return table
+
+
+class TransformerNet(nn.Module):
+    def __init__(self, schema: Schema, p: TransformerParams) -> None:
+        super().__init__()
+        self.pooling, self.scale = p.pooling, math.sqrt(p.d_model)
+        self.embed = token_embedding(schema, p.d_model, p.embeddings, p.freeze_embeddings)
+        # One extra position for the CLS token.
+        self.register_buffer(
+            "positions",
+            sinusoidal_positions(schema.input_shape[0] + 1, p.d_model),
+            persistent=False,
+        )
+        self.cls = nn.Parameter(torch.zeros(1, 1, p.d_model))
+        layer = nn.TransformerEncoderLayer(
+            p.d_model, p.heads, p.ff_dim, p.dropout, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, p.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(p.d_model)
+        self.dropout = nn.Dropout(p.dropout)
+        self.head = nn.Linear(p.d_model, schema.n_outputs)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        keep = x != 0
+        width = int(keep.sum(1).max().clamp(min=1))
+        x, keep = x[:, :width], keep[:, :width]
+        h = self.embed(x) * self.scale
+        if self.pooling == "cls":
+            h = torch.cat([self.cls.expand(len(x), -1, -1), h], dim=1)
+            keep = torch.cat([torch.ones_like(keep[:, :1]), keep], dim=1)
+        h = self.dropout(h + self.positions[: h.shape[1]])
+        h = self.norm(self.encoder(h, src_key_padding_mask=~keep))
+        if self.pooling == "cls":
+            return h[:, 0]
+        weights = keep[..., None].float()
+        return (h * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.forward_features(x)))
+
+
+@register_model(
+    "transformer", TransformerParams, ("text",), "Transformer encoder, CLS/mean pooling"
+)
+def transformer(schema: Schema, p: TransformerParams) -> nn.Module:
+    return TransformerNet(schema, p)
