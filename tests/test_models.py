@@ -12,6 +12,22 @@ IMAGE_SCHEMAS = {
     "rgb-32x32": Schema("image", "classification", (3, 32, 32), "label", classes=["a", "b"]),
 }
 TABLE_SCHEMA = Schema("table", "regression", (7,), "y", target_scale=(0.0, 1.0))
+TEXT_SCHEMA = Schema(
+    "text",
+    "classification",
+    (12,),
+    "label",
+    classes=["neg", "pos"],
+    encoder={"kind": "text", "vocab": ["<pad>", "<unk>", *[f"w{i}" for i in range(30)]]},
+)
+
+
+def _inputs(schema: Schema) -> torch.Tensor:
+    if schema.modality == "text":  # token ids, right-padded with 0, of different lengths
+        x = torch.randint(1, 32, (2, *schema.input_shape))
+        x[0, 5:] = 0
+        return x
+    return torch.randn(2, *schema.input_shape)
 
 
 def _cases():
@@ -21,14 +37,18 @@ def _cases():
                 yield pytest.param(entry.name, key, id=f"{entry.name}-{key}")
         if "table" in entry.meta["modalities"]:
             yield pytest.param(entry.name, "table", id=f"{entry.name}-table")
+        if "text" in entry.meta["modalities"]:
+            yield pytest.param(entry.name, "text", id=f"{entry.name}-text")
 
 
 @pytest.mark.parametrize(("name", "schema_key"), list(_cases()))
 def test_model_adapts_to_data_and_trains_one_step(name, schema_key):
     torch.manual_seed(0)
-    schema = TABLE_SCHEMA if schema_key == "table" else IMAGE_SCHEMAS[schema_key]
+    schema = {"table": TABLE_SCHEMA, "text": TEXT_SCHEMA}.get(schema_key) or IMAGE_SCHEMAS[
+        schema_key
+    ]
     model = build_model(name, {}, schema)
-    x = torch.randn(2, *schema.input_shape)
+    x = _inputs(schema)
     out = model(x)
     assert out.shape == (2, schema.n_outputs)
     before = [p.detach().clone() for p in model.parameters()]

@@ -18,6 +18,7 @@ from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
 from deepworks.data.schema import Schema
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
+from deepworks.data.text import TextEncoder, check_texts
 from deepworks.errors import DataError, RunError
 from deepworks.evaluate.evaluator import evaluate
 from deepworks.models import build_model
@@ -77,6 +78,9 @@ class Run:
         return self.task.predict(self.model(x))
 
     def _encode(self, inputs: Inputs) -> tuple[list[Any], Iterator[torch.Tensor]]:
+        if isinstance(self.encoder, TextEncoder):
+            texts = self._texts(inputs)
+            return list(range(len(texts))), iter(self.encoder.encode(texts).split(self.batch_size))
         if isinstance(self.encoder, TableEncoder):
             frame = self._as_frame(inputs)
             x = self.encoder.transform(frame, _origin(inputs))
@@ -102,6 +106,13 @@ class Run:
                 )
 
         return [str(p) for p in paths], batches()
+
+    def _texts(self, inputs: Inputs) -> list[str]:
+        """Texts from a list of strings, a DataFrame, or a CSV / JSONL file with the text column."""
+        if isinstance(inputs, list | tuple) and all(isinstance(t, str) for t in inputs):
+            return check_texts(pd.Series(list(inputs), dtype=object), "input", "text")
+        frame = inputs if isinstance(inputs, pd.DataFrame) else self._as_frame(inputs)
+        return self.encoder.texts_of(frame, _origin(inputs))
 
     def _as_frame(self, inputs: Inputs) -> pd.DataFrame:
         if isinstance(inputs, pd.DataFrame):
@@ -133,6 +144,14 @@ class Run:
     def _labelled(self, path: Path) -> TensorData:
         if not path.exists():
             raise DataError(f"{path} does not exist")
+        if isinstance(self.encoder, TextEncoder):
+            frame = read_table(path)
+            if self.schema.target not in frame.columns:
+                raise DataError(
+                    f"{path}: no label column `{self.schema.target}` to evaluate against"
+                )
+            x = self.encoder.encode(self.encoder.texts_of(frame, str(path)))
+            return TensorData(x, self._targets(frame[self.schema.target].to_numpy(), str(path)))
         if isinstance(self.encoder, TableEncoder):
             frame = read_table(path)
             target = self.schema.target
