@@ -21,6 +21,10 @@ TEXT_SCHEMA = Schema(
     encoder={"kind": "text", "vocab": ["<pad>", "<unk>", *[f"w{i}" for i in range(30)]]},
 )
 
+SERIES_SCHEMA = Schema(
+    "series", "forecast", (16, 3), "v", encoder={"season": 4}, horizon=5, target_scale=(0.0, 1.0)
+)
+
 
 def _inputs(schema: Schema) -> torch.Tensor:
     if schema.modality == "text":  # token ids, right-padded with 0, of different lengths
@@ -37,16 +41,17 @@ def _cases():
                 yield pytest.param(entry.name, key, id=f"{entry.name}-{key}")
         if "table" in entry.meta["modalities"]:
             yield pytest.param(entry.name, "table", id=f"{entry.name}-table")
-        if "text" in entry.meta["modalities"]:
-            yield pytest.param(entry.name, "text", id=f"{entry.name}-text")
+        for modality in ("text", "series"):
+            if modality in entry.meta["modalities"]:
+                yield pytest.param(entry.name, modality, id=f"{entry.name}-{modality}")
 
 
 @pytest.mark.parametrize(("name", "schema_key"), list(_cases()))
 def test_model_adapts_to_data_and_trains_one_step(name, schema_key):
     torch.manual_seed(0)
-    schema = {"table": TABLE_SCHEMA, "text": TEXT_SCHEMA}.get(schema_key) or IMAGE_SCHEMAS[
+    schema = {"table": TABLE_SCHEMA, "text": TEXT_SCHEMA, "series": SERIES_SCHEMA}.get(
         schema_key
-    ]
+    ) or IMAGE_SCHEMAS[schema_key]
     model = build_model(name, {}, schema)
     x = _inputs(schema)
     out = model(x)

@@ -97,7 +97,7 @@ def test_each_sequence_model_learns_text_classification(name, tmp_path):
 
 def test_fine_foods_keeps_its_own_test_set():
     bundle = load_data(DataConfig(dataset="fine-foods", limit=300, tokenizer={"max_length": 50}))
-    assert len(bundle.train) == 300 and len(bundle.test) == 1000
+    assert len(bundle.train) + len(bundle.valid) == 300 and len(bundle.test) == 1000
     assert bundle.schema.classes == ["great", "other"]
 
 

@@ -176,9 +176,10 @@ def datasets() -> None:
     """List datasets: the built-ins and the sources for your own files."""
     from deepworks.data import DATASETS
 
-    table = Table("name", "task", "modality", "what")
+    table = Table("name", "task", "modality", "data", "what")
     for e in DATASETS:
-        table.add_row(e.name, e.meta["task"] or "auto", e.meta["modality"], e.help)
+        where = "built in" if e.meta["builtin"] else "your files"
+        table.add_row(e.name, e.meta["task"] or "auto", e.meta["modality"], where, e.help)
     _console().print(table)
 
 

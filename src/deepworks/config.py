@@ -59,6 +59,20 @@ class TokenizerConfig(_Section):
     lowercase: bool = True
 
 
+class SeriesConfig(_Section):
+    """Forecasting: windows of past values → the next `horizon` steps, split in time order."""
+
+    window: int = Field(24, gt=0, description="Past steps the model sees.")
+    horizon: int = Field(1, gt=0, description="Future steps it predicts.")
+    season: int | None = Field(
+        None, gt=0, description="Season length for seasonal-naive and MASE; default: dataset's."
+    )
+    time: str | None = Field(None, description="A column to order rows by (CSV).")
+    features: list[str] = Field(
+        default_factory=list, description="Extra input columns (multivariate input)."
+    )
+
+
 class DataConfig(_Section):
     dataset: str = Field(
         description="A built-in dataset (`deepworks datasets`), or `csv`, `parquet`, `jsonl`, "
@@ -68,6 +82,7 @@ class DataConfig(_Section):
     target: str | None = Field(None, description="Target column of a table.")
     text: str | None = Field(None, description="Text column: makes a CSV / JSONL text data.")
     tokenizer: TokenizerConfig = TokenizerConfig()
+    series: SeriesConfig = SeriesConfig()
     image_size: int | tuple[int, int] | None = Field(
         None, description="Resize images to this size (an int for square, or [height, width])."
     )
@@ -180,7 +195,7 @@ class ExperimentConfig(_Section):
 
     name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
     seed: int = 0
-    task: Literal["auto", "classification", "regression"] = "auto"
+    task: Literal["auto", "classification", "regression", "forecast"] = "auto"
     data: DataConfig
     model: ModelConfig
     train: TrainConfig = TrainConfig()

@@ -107,7 +107,7 @@ class _DeepEstimator(BaseEstimator):
         check_is_fitted(self, "model_")
         x = self._encode_x(X, fit=False)
         task = get_task(self.schema_)
-        parts = [task.predict(self.model_(chunk)) for chunk in x.split(1024)]
+        parts = [task.predict(self.model_, chunk) for chunk in x.split(1024)]
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 

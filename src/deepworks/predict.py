@@ -17,6 +17,7 @@ from safetensors.torch import load_model
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
 from deepworks.data.schema import Schema
+from deepworks.data.series import SeriesEncoder
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
 from deepworks.data.text import TextEncoder, check_texts
 from deepworks.errors import DataError, RunError
@@ -64,6 +65,9 @@ class Run:
         parts = [self._forward(x) for x in batches]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
         frame = pd.DataFrame({"input": ids})
+        if self.schema.task == "forecast":  # one row per future step
+            forecast = out["forecast"][0].numpy() if out else []
+            return pd.DataFrame({"step": range(1, len(forecast) + 1), "forecast": forecast})
         if self.schema.task == "classification":
             classes = self.schema.classes or []
             frame["prediction"] = [classes[i] for i in out["label"].tolist()] if out else []
@@ -75,9 +79,18 @@ class Run:
 
     @torch.inference_mode()
     def _forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.task.predict(self.model(x))
+        return self.task.predict(self.model, x)
 
     def _encode(self, inputs: Inputs) -> tuple[list[Any], Iterator[torch.Tensor]]:
+        if isinstance(self.encoder, SeriesEncoder):  # forecast after the series' last window
+            values = self.encoder.values(self._as_frame(inputs), _origin(inputs))
+            if len(values) < self.encoder.window:
+                raise DataError(
+                    f"{_origin(inputs)}: {len(values)} rows given; the model needs the last "
+                    f"{self.encoder.window} values of the series to forecast from"
+                )
+            window = self.encoder.scale(values[-self.encoder.window :])[None]
+            return [len(values)], iter([window])
         if isinstance(self.encoder, TextEncoder):
             texts = self._texts(inputs)
             return list(range(len(texts))), iter(self.encoder.encode(texts).split(self.batch_size))
@@ -144,6 +157,17 @@ class Run:
     def _labelled(self, path: Path) -> TensorData:
         if not path.exists():
             raise DataError(f"{path} does not exist")
+        if isinstance(self.encoder, SeriesEncoder):  # every window of the given series
+            enc, horizon = self.encoder, self.schema.n_outputs
+            values = enc.values(read_table(path), str(path))
+            ends = range(enc.window, len(values) - horizon + 1)
+            if len(ends) == 0:
+                raise DataError(
+                    f"{path}: {len(values)} rows; evaluating needs at least window + horizon = "
+                    f"{enc.window + horizon}"
+                )
+            x, y = enc.windows(enc.scale(values), values[:, 0], horizon, ends)
+            return TensorData(x, y)
         if isinstance(self.encoder, TextEncoder):
             frame = read_table(path)
             if self.schema.target not in frame.columns:

@@ -14,6 +14,7 @@ from deepworks.config import DataConfig
 from deepworks.data.datasets import ImageFileData, TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, numeric_column
 from deepworks.data.schema import Schema, TaskKind
+from deepworks.data.series import series_bundle
 from deepworks.data.sources import (
     DATASETS,
     ImageArraySource,
@@ -193,17 +194,24 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
         frame = pd.concat([frame, src.test_frame], ignore_index=True)
     y_all, labels, classes = _targets(frame, src.target, task, src.origin)
     if fixed_test:
-        n_train = len(src.frame)
-        test = np.arange(n_train, len(frame))
-        strat = None if labels is None else labels[:n_train]
+        pool = np.arange(len(src.frame))
+        test = np.arange(len(src.frame), len(frame))
         try:
+            if cfg.limit and cfg.limit < len(pool):  # `limit` caps train + valid here
+                pool, _ = train_test_split(
+                    pool,
+                    train_size=cfg.limit,
+                    random_state=seed,
+                    stratify=None if labels is None else labels[pool],
+                )
             train, valid = train_test_split(
-                np.arange(n_train), test_size=cfg.split.valid, random_state=seed, stratify=strat
+                pool,
+                test_size=cfg.split.valid,
+                random_state=seed,
+                stratify=None if labels is None else labels[pool],
             )
         except ValueError as exc:
             raise DataError(f"{src.origin}: cannot split the training set ({exc})") from None
-        if cfg.limit:
-            train = train[: cfg.limit]
         train, valid = np.sort(train), np.sort(valid)
     else:
         train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
@@ -227,6 +235,10 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
 
 
 def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+    if task == "forecast":
+        if not isinstance(source, TableSource):
+            raise DataError(f"{source.origin}: forecasting needs a table of values over time")
+        return series_bundle(source, cfg)
     if isinstance(source, TableSource):
         return _table_bundle(source, task, cfg, seed)
     if isinstance(source, TextSource):

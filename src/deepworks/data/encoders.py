@@ -164,6 +164,10 @@ def encoder_from_dict(d: dict[str, Any]) -> Any:
     if kind == "image":
         d["size"] = tuple(d["size"])
         return ImageEncoder(**d)
+    if kind == "series":
+        from deepworks.data.series import SeriesEncoder
+
+        return SeriesEncoder(**d)
     if kind == "text":
         from deepworks.data.text import TextEncoder
 

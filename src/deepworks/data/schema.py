@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Modality = Literal["table", "image", "text"]
-TaskKind = Literal["classification", "regression"]
+Modality = Literal["table", "image", "text", "series"]
+TaskKind = Literal["classification", "regression", "forecast"]
 
 
 @dataclass
@@ -15,16 +15,18 @@ class Schema:
 
     modality: Modality
     task: TaskKind
-    input_shape: tuple[int, ...]  # tables (n_features,), images (C, H, W), text (max_length,)
+    # tables (n_features,), images (C, H, W), text (max_length,), series (window, n_columns)
+    input_shape: tuple[int, ...]
     target: str
     classes: list[str] | None = None  # classification only
     encoder: dict[str, Any] = field(default_factory=dict)  # TableEncoder / ImageEncoder state
     target_scale: tuple[float, float] | None = None  # regression: (mean, std) of train targets
     origin: str = ""
+    horizon: int | None = None  # forecast: steps predicted
 
     @property
     def n_outputs(self) -> int:
-        return len(self.classes) if self.classes else 1
+        return len(self.classes) if self.classes else (self.horizon or 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

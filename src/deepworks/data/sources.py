@@ -24,6 +24,7 @@ class TableSource:
     frame: pd.DataFrame
     target: str
     origin: str
+    season: int | None = None  # a series' natural season (12 for monthly data)
 
 
 @dataclass
@@ -49,9 +50,12 @@ DATASETS: Registry[Callable[[DataConfig], Source]] = Registry("dataset", DataErr
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 
-def register_dataset(name: str, task: str | None, modality: str, help: str = ""):
-    """Register a data source. ``task`` is its natural task (None: inferred from the data)."""
-    return DATASETS.register(name, help=help, task=task, modality=modality)
+def register_dataset(
+    name: str, task: str | None, modality: str, help: str = "", builtin: bool = True
+):
+    """Register a data source. ``task`` is its natural task (None: inferred from the data);
+    ``builtin`` sources ship their data, the others read the user's files (`data.path`)."""
+    return DATASETS.register(name, help=help, task=task, modality=modality, builtin=builtin)
 
 
 # --------------------------------------------------------------------------- built-ins
@@ -159,19 +163,25 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
-@register_dataset("csv", None, "table/text", "your CSV file: data.path, data.target [, data.text]")
+@register_dataset(
+    "csv", None, "table/text", "your CSV file: data.path, data.target [, data.text]", builtin=False
+)
 def csv_table(cfg: DataConfig) -> Source:
     from deepworks.data.text import jsonl_table
 
     return jsonl_table(cfg)  # one reader for every table format; `data.text` makes it text
 
 
-@register_dataset("parquet", None, "table/text", "your Parquet file: data.path, data.target")
+@register_dataset(
+    "parquet", None, "table/text", "your Parquet file: data.path, data.target", builtin=False
+)
 def parquet_table(cfg: DataConfig) -> Source:
     return csv_table(cfg)
 
 
-@register_dataset("image-folder", "classification", "image", "one subfolder of images per class")
+@register_dataset(
+    "image-folder", "classification", "image", "one subfolder of images per class", builtin=False
+)
 def image_folder(cfg: DataConfig) -> Source:
     from PIL import Image, UnidentifiedImageError
 
@@ -206,7 +216,9 @@ def image_folder(cfg: DataConfig) -> Source:
     return ImageFileSource(paths, np.asarray(labels), classes, tuple(size), cfg.channels, str(root))
 
 
+from deepworks.data.series import register_series_sources  # noqa: E402
 from deepworks.data.text import TextSource, register_text_sources  # noqa: E402
 
-register_text_sources(DATASETS)
+register_text_sources()
+register_series_sources()
 __all__ = ["DATASETS", "ImageArraySource", "ImageFileSource", "TableSource", "TextSource"]

@@ -19,7 +19,6 @@ import torch
 
 from deepworks.config import DataConfig
 from deepworks.errors import DataError, did_you_mean, require
-from deepworks.registry import Registry
 
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -97,24 +96,25 @@ def check_texts(series: pd.Series, origin: str, column: str) -> list[str]:
 # --------------------------------------------------------------------------- sources
 
 
-def register_text_sources(datasets: Registry) -> None:
-    datasets.register(
-        "fine-foods",
-        help="5,000 Amazon Fine Foods reviews: great / other",
-        task="classification",
-        modality="text",
-    )(fine_foods)
-    datasets.register(
+def register_text_sources() -> None:
+    from deepworks.data.sources import register_dataset as add
+
+    add("fine-foods", "classification", "text", "5,000 Amazon Fine Foods reviews: great / other")(
+        fine_foods
+    )
+    add(
         "jsonl",
-        help="your JSON-lines file: data.path, data.text, data.target",
-        task=None,
-        modality="table/text",
+        None,
+        "table/text",
+        "your JSON-lines file: data.path, data.target [, data.text]",
+        builtin=False,
     )(jsonl_table)
-    datasets.register(
+    add(
         "text-folder",
-        help="one subfolder of .txt files per class",
-        task="classification",
-        modality="text",
+        "classification",
+        "text",
+        "one subfolder of .txt files per class",
+        builtin=False,
     )(text_folder)
 
 

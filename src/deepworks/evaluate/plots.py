@@ -64,3 +64,33 @@ def confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path, ti
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def forecast(
+    actual: np.ndarray, model: np.ndarray, naive: np.ndarray, path: Path, title: str
+) -> Path:
+    """Forecasts over the test span from origins one horizon apart, against the actual values.
+
+    ``actual``, ``model`` and ``naive`` are (windows, horizon) arrays in time order.
+    """
+    horizon = actual.shape[1]
+    truth = np.concatenate([actual[:, 0], actual[-1, 1:]])
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(truth, color="black", lw=1.5, label="actual")
+    for k, origin in enumerate(range(0, len(actual), horizon)):
+        steps = np.arange(origin, origin + horizon)
+        ax.plot(steps, model[origin], color="tab:blue", label="model" if k == 0 else None)
+        ax.plot(
+            steps,
+            naive[origin],
+            color="tab:orange",
+            ls="--",
+            label="seasonal naive" if k == 0 else None,
+        )
+    ax.set(title=title, xlabel="step in the test span", ylabel="value")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,4 +1,5 @@
-"""Token embeddings for text models: learned, or initialised from a word-vector file."""
+"""Inputs of sequence models: token embeddings (learned, or initialised from a word-vector
+file) for text, a linear projection for numeric series."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def token_embedding(
             raise ModelError(f"{vectors}: none of its words are in the vocabulary")
         embedding.weight.requires_grad_(not freeze)
     return embedding
+
+
+def input_layer(schema: Schema, dim: int, vectors: str | None, freeze: bool) -> nn.Module:
+    """Token embeddings for text; a linear projection of each step's values for series."""
+    if schema.modality == "series":
+        return nn.Linear(schema.input_shape[-1], dim)
+    return token_embedding(schema, dim, vectors, freeze)
 
 
 def load_vectors(path: Path, vocab: list[str], dim: int, weight: torch.Tensor) -> int:

@@ -41,6 +41,6 @@ class MLP(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("mlp", MLPParams, ("table", "image"), "dense layers on flattened input")
+@register_model("mlp", MLPParams, ("table", "image", "series"), "dense layers, flattened input")
 def mlp(schema: Schema, p: MLPParams) -> nn.Module:
     return MLP(math.prod(schema.input_shape), schema.n_outputs, p)

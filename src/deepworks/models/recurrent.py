@@ -1,7 +1,7 @@
-"""Recurrent networks for sequences: `rnn`, `lstm`, `gru`.
+"""Recurrent networks for sequences: `rnn`, `lstm`, `gru`, over text or numeric series.
 
-Padding is id 0; the true lengths go into a packed sequence, so padding never reaches the
-recurrence, and the batch is trimmed to its longest sequence first.
+For text, padding is id 0; the true lengths go into a packed sequence, so padding never reaches
+the recurrence, and the batch is trimmed to its longest sequence first.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepworks.data.schema import Schema
-from deepworks.models.embedding import token_embedding
+from deepworks.models.embedding import input_layer
 from deepworks.models.registry import register_model
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -36,7 +36,8 @@ class RecurrentNet(nn.Module):
     def __init__(self, cell: str, schema: Schema, p: RecurrentParams) -> None:
         super().__init__()
         self.pooling = p.pooling
-        self.embed = token_embedding(schema, p.embed_dim, p.embeddings, p.freeze_embeddings)
+        self.tokens = schema.modality == "text"
+        self.embed = input_layer(schema, p.embed_dim, p.embeddings, p.freeze_embeddings)
         self.rnn = CELLS[cell](
             p.embed_dim,
             p.hidden,
@@ -50,28 +51,33 @@ class RecurrentNet(nn.Module):
         self.head = nn.Linear(p.hidden * self.directions, schema.n_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.tokens:  # a numeric series: every step is real, nothing to pack
+            out, hidden = self.rnn(self.dropout(self.embed(x)))
+            lengths = torch.full((len(x),), x.shape[1], device=x.device)
+            return self.dropout(self._pool(out, hidden, lengths, x.shape[1]))
         lengths = (x != 0).sum(dim=1).clamp(min=1)
         x = x[:, : int(lengths.max())]
         emb = self.dropout(self.embed(x))
         packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, hidden = self.rnn(packed)
+        if self.pooling != "last":
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.dropout(self._pool(out, hidden, lengths, x.shape[1]))
+
+    def _pool(self, out, hidden, lengths: torch.Tensor, width: int) -> torch.Tensor:
         if self.pooling == "last":
             h = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM: (h, c)
-            features = torch.cat(list(h[-self.directions :]), dim=-1)
-        else:
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-            mask = (torch.arange(x.shape[1], device=x.device)[None] < lengths[:, None])[..., None]
-            if self.pooling == "mean":
-                features = (out * mask).sum(1) / lengths[:, None]
-            else:
-                features = out.masked_fill(~mask, float("-inf")).amax(1)
-        return self.dropout(features)
+            return torch.cat(list(h[-self.directions :]), dim=-1)
+        mask = (torch.arange(width, device=lengths.device)[None] < lengths[:, None])[..., None]
+        if self.pooling == "mean":
+            return (out * mask).sum(1) / lengths[:, None]
+        return out.masked_fill(~mask, float("-inf")).amax(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))
 
 
 for _cell in CELLS:
-    register_model(_cell, RecurrentParams, ("text",), f"{_cell.upper()} over token embeddings")(
+    register_model(_cell, RecurrentParams, ("text", "series"), f"{_cell.upper()} for text, series")(
         lambda schema, p, _cell=_cell: RecurrentNet(_cell, schema, p)
     )

@@ -1,5 +1,5 @@
-"""A Transformer encoder for sequences: token embeddings + sinusoidal positions → pre-norm
-encoder layers → CLS or mean pooling → head. Padding (id 0) is masked out of attention."""
+"""A Transformer encoder for sequences (text or numeric series): inputs + sinusoidal positions
+→ pre-norm encoder layers → CLS or mean pooling → head. Text padding (id 0) is masked out."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from deepworks.data.schema import Schema
-from deepworks.models.embedding import token_embedding
+from deepworks.models.embedding import input_layer
 from deepworks.models.registry import register_model
 
 
@@ -41,7 +41,8 @@ class TransformerNet(nn.Module):
     def __init__(self, schema: Schema, p: TransformerParams) -> None:
         super().__init__()
         self.pooling, self.scale = p.pooling, math.sqrt(p.d_model)
-        self.embed = token_embedding(schema, p.d_model, p.embeddings, p.freeze_embeddings)
+        self.tokens = schema.modality == "text"
+        self.embed = input_layer(schema, p.d_model, p.embeddings, p.freeze_embeddings)
         # One extra position for the CLS token.
         self.register_buffer(
             "positions",
@@ -58,9 +59,12 @@ class TransformerNet(nn.Module):
         self.head = nn.Linear(p.d_model, schema.n_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        keep = x != 0
-        width = int(keep.sum(1).max().clamp(min=1))
-        x, keep = x[:, :width], keep[:, :width]
+        if self.tokens:
+            keep = x != 0
+            width = int(keep.sum(1).max().clamp(min=1))
+            x, keep = x[:, :width], keep[:, :width]
+        else:  # a numeric series: every step is real
+            keep = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         h = self.embed(x) * self.scale
         if self.pooling == "cls":
             h = torch.cat([self.cls.expand(len(x), -1, -1), h], dim=1)
@@ -77,7 +81,7 @@ class TransformerNet(nn.Module):
 
 
 @register_model(
-    "transformer", TransformerParams, ("text",), "Transformer encoder, CLS/mean pooling"
+    "transformer", TransformerParams, ("text", "series"), "Transformer encoder, CLS/mean pooling"
 )
 def transformer(schema: Schema, p: TransformerParams) -> nn.Module:
     return TransformerNet(schema, p)

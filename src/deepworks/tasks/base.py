@@ -77,7 +77,11 @@ class Task:
         return {k: _plain(v) for k, v in values.items()}
 
     # -- prediction ---------------------------------------------------------------------
-    def predict(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
+    def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Predictions for a batch of encoded inputs, in the user's units."""
+        return self.postprocess(model(x))
+
+    def postprocess(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def is_better(self, metric: str, new: float, best: float | None, min_delta: float) -> bool:

@@ -59,7 +59,7 @@ class Classification(Task):
             )
         return out
 
-    def predict(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
+    def postprocess(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
         proba = output.softmax(dim=-1)
         return {"label": proba.argmax(dim=-1), "proba": proba}
 
@@ -91,5 +91,5 @@ class Regression(Task):
         mean, std = self._scale()
         return output.squeeze(-1) * std + mean
 
-    def predict(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
+    def postprocess(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"value": self.metric_input(output)}

@@ -1,0 +1,103 @@
+"""Forecasting: a window of past values → the next H steps of the target.
+
+Every evaluation also scores the seasonal-naive forecast (each step repeats the value one
+season earlier) over the same windows and horizon, so the model is always read against it.
+MASE divides the MAE by the seasonal-naive MAE on the training span: below 1 beats it there.
+
+The model sees each window relative to its last value and predicts the change from it (as
+NLinear does): a trend that carries the series beyond the training range then stays within
+what the model learned, instead of pushing its inputs into values it never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.regression import (
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    SymmetricMeanAbsolutePercentageError,
+)
+from torchmetrics.wrappers import LambdaInputTransformer
+
+from deepworks.tasks.base import Batch, Task, register_task
+
+ERRORS: dict[str, Callable[[], Metric]] = {
+    "mae": MeanAbsoluteError,
+    "rmse": lambda: MeanSquaredError(squared=False),
+    "mape": MeanAbsolutePercentageError,
+    "smape": SymmetricMeanAbsolutePercentageError,
+}
+
+
+@register_task("forecast")
+class Forecast(Task):
+    """Predict the next `horizon` values of a series from a window of its past."""
+
+    main_metric = "mase"
+    epoch_metrics = frozenset({"mae", "rmse", "mase"})
+
+    @property
+    def lower_is_better(self) -> frozenset[str]:  # every forecast error
+        return frozenset({"loss", *self.metric_factories()})
+
+    def _scale(self) -> tuple[float, float]:
+        return self.schema.target_scale or (0.0, 1.0)
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``output`` is in scaled units already shifted back by the window's last value."""
+        mean, std = self._scale()
+        return F.mse_loss(output, (target - mean) / std)
+
+    def _forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The model on the window relative to its last step; the result shifted back."""
+        last = x[:, -1:, :]
+        return model(x - last) + last[:, :, 0]
+
+    def training_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return self.loss(self._forward(model, x), y)
+
+    def seasonal_naive(self, x: torch.Tensor) -> torch.Tensor:
+        """Step h repeats the value one season before it: window[-m + h mod m] (real units)."""
+        mean, std = self._scale()
+        m, horizon = self.schema.encoder["season"], self.schema.n_outputs
+        index = x.shape[1] - m + torch.arange(horizon, device=x.device) % m
+        return x[:, index, 0] * std + mean
+
+    def evaluation_step(
+        self, model: nn.Module, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, y = batch
+        output = self._forward(model, x)
+        mean, std = self._scale()
+        preds = torch.stack([output * std + mean, self.seasonal_naive(x)], dim=-1)
+        return self.loss(output, y), preds, y
+
+    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        scale = self.schema.encoder.get("mase_scale", 1.0)
+        errors = {**ERRORS, "mase": MeanAbsoluteError}
+        factories = {}
+        for prefix, which in (("", 0), ("seasonal_naive_", 1)):
+            for name, make in errors.items():
+                divide = scale if name == "mase" else 1.0
+                factories[prefix + name] = _picking(make, which, divide)
+        return factories
+
+    def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        mean, std = self._scale()
+        return {"forecast": self._forward(model, x) * std + mean}
+
+
+def _picking(make: Callable[[], Metric], which: int, divide: float) -> Callable[[], Metric]:
+    """A metric on one forecaster's predictions (0: the model, 1: seasonal-naive)."""
+    return lambda: LambdaInputTransformer(
+        make(),
+        transform_pred=lambda p: p[..., which].reshape(-1) / divide,
+        transform_target=lambda t: t.reshape(-1) / divide,
+    )
