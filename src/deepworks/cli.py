@@ -132,6 +132,26 @@ def predict(
     print(output)
 
 
+@app.command()
+def generate(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    prompt: Annotated[str, typer.Option(help="Text to continue.")] = "",
+    length: Annotated[int, typer.Option(help="Tokens to generate.")] = 200,
+    temperature: Annotated[float, typer.Option(help="Below 1: safer; above 1: wilder.")] = 1.0,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Sample from the k best.")] = None,
+    samples: Annotated[int, typer.Option(help="How many continuations.")] = 1,
+    seed: Annotated[int | None, typer.Option(help="Seed, for repeatable samples.")] = None,
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Generate text with a language-model run."""
+    from deepworks.predict import load
+
+    run = load(run_id, runs_dir)
+    for i in range(samples):
+        text = run.generate(prompt, length, temperature, top_k, None if seed is None else seed + i)
+        print(text if samples == 1 else f"--- sample {i + 1}\n{text}")
+
+
 @runs_app.callback()
 def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
     """List runs: id, task, data, model, main metric, status."""

@@ -141,6 +141,34 @@ class Run:
             )
         return pd.DataFrame(array, columns=columns)
 
+    # ------------------------------------------------------------------------ generate
+    def generate(
+        self,
+        prompt: str = "",
+        length: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Continue ``prompt`` with ``length`` sampled tokens (language-model runs).
+
+        >>> deepworks.load("runs/chars").generate("this tea ", temperature=0.7)  # doctest: +SKIP
+        """
+        if not hasattr(self.task, "generate"):
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only language-model runs "
+                "generate text"
+            )
+        if length < 1 or temperature <= 0 or (top_k is not None and top_k < 1):
+            raise DataError("generate needs length ≥ 1, temperature > 0 and top-k ≥ 1")
+        encoder: TextEncoder = self.encoder  # type: ignore[assignment]
+        eos = encoder.vocab.index("<eos>")
+        ids = encoder.token_ids(prompt) or [eos]  # an empty prompt starts a new text
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        out = self.task.generate(self.model, ids, length, temperature, top_k, generator)
+        text = encoder.detokenize(out).replace("<eos>", "\n")
+        return prompt + ("" if encoder.level == "char" or not prompt else " ") + text
+
     # ------------------------------------------------------------------------ evaluate
     def evaluate(self, data: str | Path | None = None) -> dict[str, Any]:
         """Metrics on the run's own test split, or on a labelled CSV / image folder."""

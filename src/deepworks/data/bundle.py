@@ -22,7 +22,7 @@ from deepworks.data.sources import (
     Source,
     TableSource,
 )
-from deepworks.data.text import TextEncoder, TextSource, check_texts
+from deepworks.data.text import TextEncoder, TextSource, check_texts, language_model_bundle
 from deepworks.errors import DataError
 
 # A target column with at most this many distinct integer values is read as class labels.
@@ -242,6 +242,8 @@ def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> 
     if isinstance(source, TableSource):
         return _table_bundle(source, task, cfg, seed)
     if isinstance(source, TextSource):
+        if task == "language-model":
+            return language_model_bundle(source, cfg, seed)
         return _text_bundle(source, task, cfg, seed)
     if task != "classification":
         raise DataError(f"{source.origin}: image data supports classification, not {task}")

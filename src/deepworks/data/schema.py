@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Modality = Literal["table", "image", "text", "series"]
-TaskKind = Literal["classification", "regression", "forecast"]
+TaskKind = Literal["classification", "regression", "forecast", "language-model"]
 
 
 @dataclass
@@ -26,6 +26,8 @@ class Schema:
 
     @property
     def n_outputs(self) -> int:
+        if self.task == "language-model":  # a score for every token of the vocabulary
+            return len(self.encoder["vocab"])
         return len(self.classes) if self.classes else (self.horizon or 1)
 
     def to_dict(self) -> dict[str, Any]:

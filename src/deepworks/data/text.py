@@ -20,7 +20,7 @@ import torch
 from deepworks.config import DataConfig
 from deepworks.errors import DataError, did_you_mean, require
 
-PAD, UNK = "<pad>", "<unk>"
+PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
@@ -40,6 +40,7 @@ class TextEncoder:
     max_length: int = 256
     vocab: list[str] = field(default_factory=lambda: [PAD, UNK])
     text_column: str = "text"
+    counts: list[int] = field(default_factory=list)  # training counts per token (LM baseline)
     kind: str = "text"
 
     def tokenize(self, text: str) -> list[str]:
@@ -47,12 +48,32 @@ class TextEncoder:
         return _WORD.findall(text) if self.level == "word" else list(text)
 
     @classmethod
-    def fit(cls, texts: Iterable[str], cfg: Any, text_column: str) -> TextEncoder:
+    def fit(
+        cls, texts: Iterable[str], cfg: Any, text_column: str, specials: tuple[str, ...] = ()
+    ) -> TextEncoder:
+        """Keep the most frequent tokens; ``specials`` (e.g. <eos>) follow <pad> and <unk>."""
         enc = cls(cfg.level, cfg.lowercase, cfg.max_length, text_column=text_column)
         counts = Counter(tok for t in texts for tok in enc.tokenize(t))
-        common = [t for t, c in counts.most_common(cfg.max_vocab - 2) if c >= cfg.min_freq]
-        enc.vocab = [PAD, UNK, *common]
+        reserved = [PAD, UNK, *specials]
+        common = [
+            t for t, c in counts.most_common(cfg.max_vocab - len(reserved)) if c >= cfg.min_freq
+        ]
+        enc.vocab = [*reserved, *common]
         return enc
+
+    def token_ids(self, text: str) -> list[int]:
+        """All of a text's ids, uncut and unpadded."""
+        index = self._index()
+        return [index.get(t, 1) for t in self.tokenize(text)]
+
+    def _index(self) -> dict[str, int]:
+        if getattr(self, "_lookup", None) is None or len(self._lookup) != len(self.vocab):
+            self._lookup = {t: i for i, t in enumerate(self.vocab)}
+        return self._lookup
+
+    def detokenize(self, ids: Iterable[int]) -> str:
+        tokens = [self.vocab[i] for i in ids]
+        return ("".join if self.level == "char" else " ".join)(tokens)
 
     @property
     def vocab_size(self) -> int:
@@ -60,7 +81,7 @@ class TextEncoder:
 
     def encode(self, texts: Iterable[str]) -> torch.Tensor:
         """(N, max_length) token ids, right-padded with 0."""
-        index = {t: i for i, t in enumerate(self.vocab)}
+        index = self._index()
         texts = list(texts)
         ids = torch.zeros(len(texts), self.max_length, dtype=torch.long)
         for row, text in enumerate(texts):
@@ -76,7 +97,7 @@ class TextEncoder:
         return check_texts(frame[self.text_column], origin, self.text_column)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
 
 
 def check_texts(series: pd.Series, origin: str, column: str) -> list[str]:
@@ -173,3 +194,60 @@ def read_text_file(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{path} is not UTF-8 text; re-save it as UTF-8") from None
+
+
+def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
+    """Texts → one token stream per split (texts joined by <eos>) → chunks of max_length.
+
+    Each example is a chunk and the same chunk shifted by one token: predict every next token.
+    Texts, not chunks, are split, so no text straddles two splits.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from deepworks.data.bundle import DataBundle
+    from deepworks.data.datasets import TensorData
+    from deepworks.data.schema import Schema
+
+    texts = check_texts(src.frame[src.text], src.origin, src.text)
+    order = np.arange(len(texts))
+    if cfg.limit and cfg.limit < len(order):
+        order = np.random.default_rng(seed).choice(order, cfg.limit, replace=False)
+    if src.test_frame is not None:
+        test_texts = check_texts(src.test_frame[src.text], src.origin, src.text)
+        train_idx, valid_idx = train_test_split(order, test_size=cfg.split.valid, random_state=seed)
+    else:
+        rest, test_idx = train_test_split(order, test_size=cfg.split.test, random_state=seed)
+        share = cfg.split.valid / (1 - cfg.split.test)
+        train_idx, valid_idx = train_test_split(rest, test_size=share, random_state=seed + 1)
+        test_texts = [texts[i] for i in test_idx]
+    parts = [[texts[i] for i in train_idx], [texts[i] for i in valid_idx], test_texts]
+    encoder = TextEncoder.fit(parts[0], cfg.tokenizer, src.text, specials=(EOS,))
+    length = encoder.max_length
+    eos = encoder.vocab.index(EOS)
+    stream_counts = np.zeros(encoder.vocab_size, dtype=np.int64)
+    datasets = []
+    for number, part in enumerate(parts):
+        stream = [i for text in part for i in [*encoder.token_ids(text), eos]]
+        if number == 0:
+            np.add.at(stream_counts, stream, 1)
+        if len(stream) < length + 1:
+            raise DataError(
+                f"{src.origin}: the {('train', 'valid', 'test')[number]} split has "
+                f"{len(stream)} tokens, fewer than one sequence of {length + 1}; lower "
+                "`data.tokenizer.max_length` or add text"
+            )
+        ids = torch.as_tensor(stream, dtype=torch.long)
+        n = (len(ids) - 1) // length
+        datasets.append(
+            TensorData(ids[: n * length].view(n, length), ids[1 : n * length + 1].view(n, length))
+        )
+    encoder.counts = stream_counts.tolist()
+    schema = Schema(
+        modality="text",
+        task="language-model",
+        input_shape=(length,),
+        target=src.text,
+        encoder=encoder.to_dict(),
+        origin=src.origin,
+    )
+    return DataBundle(*datasets, schema)

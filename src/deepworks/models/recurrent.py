@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from deepworks.data.schema import Schema
+from deepworks.errors import ModelError
 from deepworks.models.embedding import input_layer
 from deepworks.models.registry import register_model
 
@@ -25,7 +26,7 @@ class RecurrentParams:
     embed_dim: int = 128
     hidden: int = 128
     layers: int = 1
-    bidirectional: bool = True
+    bidirectional: bool | None = None  # None: yes, except for a language model (causal)
     dropout: float = 0.3
     pooling: Literal["last", "mean", "max"] = "max"
     embeddings: str | None = None  # word vectors to start from (GloVe text format)
@@ -37,17 +38,23 @@ class RecurrentNet(nn.Module):
         super().__init__()
         self.pooling = p.pooling
         self.tokens = schema.modality == "text"
+        self.per_step = schema.task == "language-model"  # a prediction at every position
+        if self.per_step and p.bidirectional:
+            raise ModelError(
+                "a language model must not see the tokens it predicts: set `bidirectional: false`"
+            )
+        bidirectional = not self.per_step if p.bidirectional is None else p.bidirectional
         self.embed = input_layer(schema, p.embed_dim, p.embeddings, p.freeze_embeddings)
         self.rnn = CELLS[cell](
             p.embed_dim,
             p.hidden,
             p.layers,
             batch_first=True,
-            bidirectional=p.bidirectional,
+            bidirectional=bidirectional,
             dropout=p.dropout if p.layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(p.dropout)
-        self.directions = 2 if p.bidirectional else 1
+        self.directions = 2 if bidirectional else 1
         self.head = nn.Linear(p.hidden * self.directions, schema.n_outputs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,6 +81,9 @@ class RecurrentNet(nn.Module):
         return out.masked_fill(~mask, float("-inf")).amax(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.per_step:  # (N, L) → (N, L, vocab): the next-token scores at each position
+            out, _ = self.rnn(self.dropout(self.embed(x)))
+            return self.head(self.dropout(out))
         return self.head(self.forward_features(x))
 
 

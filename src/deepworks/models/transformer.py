@@ -42,6 +42,7 @@ class TransformerNet(nn.Module):
         super().__init__()
         self.pooling, self.scale = p.pooling, math.sqrt(p.d_model)
         self.tokens = schema.modality == "text"
+        self.per_step = schema.task == "language-model"  # causal: each position sees its past
         self.embed = input_layer(schema, p.d_model, p.embeddings, p.freeze_embeddings)
         # One extra position for the CLS token.
         self.register_buffer(
@@ -77,7 +78,15 @@ class TransformerNet(nn.Module):
         return (h * weights).sum(1) / weights.sum(1).clamp(min=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.per_step:
+            return self.head(self.dropout(self.causal(x)))
         return self.head(self.dropout(self.forward_features(x)))
+
+    def causal(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, L) tokens → (N, L, d_model), position t attending to positions ≤ t only."""
+        h = self.dropout(self.embed(x) * self.scale + self.positions[: x.shape[1]])
+        mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1], device=x.device)
+        return self.norm(self.encoder(h, mask=mask, is_causal=True))
 
 
 @register_model(

@@ -1,0 +1,88 @@
+"""Language modelling: predict every next token; sample new text with temperature and top-k.
+
+Perplexity is read against a unigram model (each token drawn by its training frequency, no
+context), scored on the same tokens: how much the context the model learned is worth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.text import Perplexity
+from torchmetrics.wrappers import LambdaInputTransformer
+
+from deepworks.tasks.base import Task, register_task
+
+
+class UnigramPerplexity(Metric):
+    """Perplexity of the context-free unigram model on the evaluated tokens."""
+
+    def __init__(self, counts: list[int]) -> None:
+        super().__init__()
+        counts_t = torch.as_tensor(counts, dtype=torch.float64) + 1.0  # add-one smoothing
+        self.register_buffer("log_probs", (counts_t / counts_t.sum()).log())
+        self.add_state("nll", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("tokens", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        self.nll -= self.log_probs[target.reshape(-1)].sum()
+        self.tokens += target.numel()
+
+    def compute(self) -> torch.Tensor:
+        return (self.nll / self.tokens).exp().float()
+
+
+@register_task("language-model")
+class LanguageModel(Task):
+    """Predict the next token at every position of a text."""
+
+    main_metric = "perplexity"
+    lower_is_better = frozenset({"loss", "perplexity", "unigram_perplexity"})
+    epoch_metrics = frozenset({"perplexity", "accuracy"})
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+
+    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        vocab = self.schema.n_outputs
+        return {
+            "perplexity": Perplexity,
+            "accuracy": lambda: LambdaInputTransformer(
+                MulticlassAccuracy(vocab, average="micro"),
+                transform_pred=lambda p: p.reshape(-1, vocab),
+                transform_target=lambda t: t.reshape(-1),
+            ),
+            "unigram_perplexity": lambda: UnigramPerplexity(self.schema.encoder["counts"]),
+        }
+
+    def postprocess(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"next_token_proba": output[:, -1].softmax(-1)}
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        model: nn.Module,
+        prompt: list[int],
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> list[int]:
+        """Sample ``length`` tokens after ``prompt``, one at a time, from the model's scores."""
+        model.eval()
+        context = self.schema.input_shape[0]
+        ids = list(prompt)
+        for _ in range(length):
+            window = torch.as_tensor([ids[-context:]], dtype=torch.long)
+            logits = model(window)[0, -1] / max(temperature, 1e-6)
+            logits[:2] = float("-inf")  # never <pad> or <unk>
+            if top_k:
+                kth = logits.topk(min(top_k, logits.numel())).values[-1]
+                logits[logits < kth] = float("-inf")
+            ids.append(int(torch.multinomial(logits.softmax(-1), 1, generator=generator)))
+        return ids[len(prompt) :]
