@@ -188,6 +188,11 @@ def _targets(
 
 
 def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+    if src.target == src.text:
+        raise DataError(
+            f"{src.origin}: set `data.target` to the label column (or `task: language-model` "
+            "to model the text itself)"
+        )
     frame = src.frame
     fixed_test = src.test_frame is not None
     if fixed_test:  # the dataset's own test set stays the test split

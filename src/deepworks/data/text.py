@@ -153,10 +153,12 @@ def jsonl_table(cfg: DataConfig):
 
     path = _need_path(cfg, "table file")
     frame = read_table(path)
-    target = _need_target(cfg, frame, str(path))
     if cfg.text:
-        return TextSource(frame, _need_column(frame, cfg.text, str(path)), target, str(path))
-    return TableSource(frame, target, str(path))
+        text = _need_column(frame, cfg.text, str(path))
+        # A language model needs no labels: the text is its own target.
+        target = _need_target(cfg, frame, str(path)) if cfg.target else text
+        return TextSource(frame, text, target, str(path))
+    return TableSource(frame, _need_target(cfg, frame, str(path)), str(path))
 
 
 def _need_column(frame: pd.DataFrame, column: str, origin: str) -> str:

@@ -64,13 +64,16 @@ class RunFolder:
 
     @classmethod
     def open(cls, ref: str | Path, runs_dir: Path | str = "runs") -> RunFolder:
-        """A run by folder path, or under ``runs_dir`` by id, unique id prefix, or run name."""
+        """A run by folder path, or under ``runs_dir`` by id, unique id prefix, or name (the
+        newest run of that name)."""
         path = Path(ref)
         if (path / "run.json").is_file():
             return cls(path)
         runs_dir = Path(runs_dir)
         known = sorted(p for p in runs_dir.glob("*") if (p / "run.json").is_file())
-        matches = [p for p in known if p.name.startswith(str(ref)) or p.name.endswith(f"-{ref}")]
+        matches = [p for p in known if p.name.startswith(str(ref))]
+        if not matches:  # a run's name: its newest run (ids start with their timestamp)
+            matches = [p for p in known if p.name.endswith(f"-{ref}")][-1:]
         if len(matches) > 1:
             names = ", ".join(p.name for p in matches[:5])
             raise RunError(f"`{ref}` matches several runs ({names}); give more of the id")
