@@ -60,7 +60,8 @@ class TokenizerConfig(_Section):
 
 
 class SeriesConfig(_Section):
-    """Forecasting: windows of past values → the next `horizon` steps, split in time order."""
+    """Forecasting: windows of past values → the next `horizon` steps, split in time order.
+    Sequence classification: `layout` says how a table holds one labelled series per example."""
 
     window: int = Field(24, gt=0, description="Past steps the model sees.")
     horizon: int = Field(1, gt=0, description="Future steps it predicts.")
@@ -71,6 +72,12 @@ class SeriesConfig(_Section):
     features: list[str] = Field(
         default_factory=list, description="Extra input columns (multivariate input)."
     )
+    layout: Literal["wide", "long"] | None = Field(
+        None,
+        description="Sequence classification: `wide` = one series per row (its columns in "
+        "order); `long` = one row per step, grouped by `id`.",
+    )
+    id: str | None = Field(None, description="long layout: the column naming each series.")
 
 
 class DataConfig(_Section):

@@ -17,7 +17,7 @@ from safetensors.torch import load_model
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
 from deepworks.data.schema import Schema
-from deepworks.data.series import SeriesEncoder
+from deepworks.data.series import SeriesEncoder, SeriesSetEncoder
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
 from deepworks.data.text import TextEncoder, check_texts
 from deepworks.errors import DataError, RunError
@@ -91,6 +91,14 @@ class Run:
                 )
             window = self.encoder.scale(values[-self.encoder.window :])[None]
             return [len(values)], iter([window])
+        if isinstance(self.encoder, SeriesSetEncoder):  # one prediction per series
+            ids, values = self.encoder.arrays(self._as_frame(inputs), _origin(inputs))
+            if values.shape[1] != self.encoder.length:
+                raise DataError(
+                    f"{_origin(inputs)}: series of {values.shape[1]} steps given; this model "
+                    f"takes {self.encoder.length}"
+                )
+            return ids, iter(self.encoder.tensor(values).split(self.batch_size))
         if isinstance(self.encoder, TextEncoder):
             texts = self._texts(inputs)
             return list(range(len(texts))), iter(self.encoder.encode(texts).split(self.batch_size))
@@ -196,6 +204,21 @@ class Run:
                 )
             x, y = enc.windows(enc.scale(values), values[:, 0], horizon, ends)
             return TensorData(x, y)
+        if isinstance(self.encoder, SeriesSetEncoder):
+            frame = read_table(path)
+            if self.schema.target not in frame.columns:
+                raise DataError(
+                    f"{path}: no label column `{self.schema.target}` to evaluate against"
+                )
+            ids, values = self.encoder.arrays(frame, str(path))
+            labels = (
+                frame.groupby(self.encoder.id, sort=False)[self.schema.target].first().loc[ids]
+                if self.encoder.layout == "long"
+                else frame[self.schema.target]
+            )
+            return TensorData(
+                self.encoder.tensor(values), self._targets(labels.to_numpy(), str(path))
+            )
         if isinstance(self.encoder, TextEncoder):
             frame = read_table(path)
             if self.schema.target not in frame.columns:

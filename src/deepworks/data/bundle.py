@@ -14,7 +14,7 @@ from deepworks.config import DataConfig
 from deepworks.data.datasets import ImageFileData, TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, numeric_column
 from deepworks.data.schema import Schema, TaskKind
-from deepworks.data.series import series_bundle
+from deepworks.data.series import series_bundle, series_classification_bundle
 from deepworks.data.sources import (
     DATASETS,
     ImageArraySource,
@@ -244,6 +244,8 @@ def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> 
         if not isinstance(source, TableSource):
             raise DataError(f"{source.origin}: forecasting needs a table of values over time")
         return series_bundle(source, cfg)
+    if isinstance(source, TableSource) and cfg.series.layout:
+        return series_classification_bundle(source, task, cfg, seed)
     if isinstance(source, TableSource):
         return _table_bundle(source, task, cfg, seed)
     if isinstance(source, TextSource):

@@ -168,6 +168,10 @@ def encoder_from_dict(d: dict[str, Any]) -> Any:
         from deepworks.data.series import SeriesEncoder
 
         return SeriesEncoder(**d)
+    if kind == "series-set":
+        from deepworks.data.series import SeriesSetEncoder
+
+        return SeriesSetEncoder(**d)
     if kind == "text":
         from deepworks.data.text import TextEncoder
 

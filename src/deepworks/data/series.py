@@ -145,3 +145,122 @@ def series_bundle(src, cfg: DataConfig):
         target_scale=(encoder.mean[0], encoder.std[0]),
     )
     return DataBundle(*(TensorData(x, y) for x, y in splits), schema)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+@dataclass
+class SeriesSetEncoder:
+    """Labelled series from a table: `wide` (a row is a series) or `long` (rows grouped by id).
+
+    Values are standardized per feature with training-series statistics.
+    """
+
+    layout: str
+    columns: list[str]  # wide: the steps in order; long: the features
+    length: int
+    id: str | None = None
+    time: str | None = None
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    kind: str = "series-set"
+
+    @classmethod
+    def infer(
+        cls, frame: pd.DataFrame, target: str | None, s: Any, origin: str
+    ) -> SeriesSetEncoder:
+        skip = {target, s.id, s.time}
+        columns = s.features or [str(c) for c in frame.columns if c not in skip]
+        if s.layout == "long" and not s.id:
+            raise DataError(f"{origin}: the long layout needs `data.series.id`: the series column")
+        for column in [*columns, *([s.id] if s.id else [])]:
+            if column not in frame.columns:
+                hint = did_you_mean(column, [str(c) for c in frame.columns])
+                raise DataError(f"{origin}: no column `{column}`.{hint}")
+        return cls(s.layout, columns, 0, s.id, s.time)
+
+    def groups(self, frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
+        if self.layout == "wide":
+            return [(i, frame.loc[[i]]) for i in frame.index]
+        if self.time and self.time in frame.columns:
+            frame = frame.sort_values([self.id, self.time])
+        return list(frame.groupby(self.id, sort=False))
+
+    def arrays(self, frame: pd.DataFrame, origin: str) -> tuple[list[Any], np.ndarray]:
+        """(ids, values (N, length, F)); gaps and unequal lengths are errors."""
+        numeric = np.stack(
+            [numeric_column(frame, c, origin).to_numpy(dtype=np.float64) for c in self.columns], 1
+        )
+        if np.isnan(numeric).any():
+            row = int(np.flatnonzero(np.isnan(numeric).any(1))[0])
+            raise DataError(
+                f"{origin}: the series have missing values (first at row {row + 1}); fill the "
+                "gaps (e.g. interpolate) or drop those series"
+            )
+        if self.layout == "wide":
+            return list(frame.index), numeric[:, :, None]
+        positions = {key: idx for key, idx in frame.groupby(self.id, sort=False).indices.items()}
+        order = self.time if self.time in frame.columns else None
+        series, ids = [], []
+        for key, idx in positions.items():
+            rows = idx[np.argsort(frame[order].to_numpy()[idx], kind="stable")] if order else idx
+            series.append(numeric[rows])
+            ids.append(key)
+        lengths = {len(v) for v in series}
+        if len(lengths) > 1:
+            raise DataError(
+                f"{origin}: series have different lengths ({min(lengths)}-{max(lengths)} steps); "
+                "resample or trim them to one length"
+            )
+        return ids, np.stack(series)
+
+    def tensor(self, values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((values - np.asarray(self.mean)) / np.asarray(self.std)).float()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def series_classification_bundle(src, task: str, cfg: DataConfig, seed: int):
+    from deepworks.data.bundle import DataBundle, _encode_labels, split_indices
+    from deepworks.data.datasets import TensorData
+    from deepworks.data.schema import Schema
+
+    encoder = SeriesSetEncoder.infer(src.frame, src.target, cfg.series, src.origin)
+    ids, values = encoder.arrays(src.frame, src.origin)
+    labels_by_series = (
+        src.frame[src.target]
+        if encoder.layout == "wide"
+        else src.frame.groupby(encoder.id, sort=False)[src.target].agg(
+            lambda v: v.iloc[0] if v.nunique() == 1 else None
+        )
+    )
+    raw = (
+        labels_by_series.loc[ids].to_numpy()
+        if encoder.layout == "long"
+        else labels_by_series.to_numpy()
+    )
+    if pd.isna(raw).any():
+        raise DataError(
+            f"{src.origin}: each series needs one label; `{src.target}` is empty or changes "
+            "within some series"
+        )
+    if task != "classification":
+        raise DataError(f"{src.origin}: labelled series support classification, not {task}")
+    labels, classes = _encode_labels(raw, src.origin, src.target)
+    train, valid, test = split_indices(len(values), labels, cfg, seed, src.origin)
+    encoder.length = values.shape[1]
+    encoder.mean = values[train].mean(axis=(0, 1)).tolist()
+    encoder.std = [v or 1.0 for v in values[train].std(axis=(0, 1)).tolist()]
+    x_all, y_all = encoder.tensor(values), torch.from_numpy(labels)
+    schema = Schema(
+        modality="series",
+        task="classification",
+        input_shape=tuple(x_all.shape[1:]),
+        target=src.target,
+        classes=classes,
+        encoder=encoder.to_dict(),
+        origin=src.origin,
+    )
+    return DataBundle(*(TensorData(x_all[i], y_all[i]) for i in (train, valid, test)), schema)
