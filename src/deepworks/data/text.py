@@ -41,6 +41,8 @@ class TextEncoder:
     vocab: list[str] = field(default_factory=lambda: [PAD, UNK])
     text_column: str = "text"
     counts: list[int] = field(default_factory=list)  # training counts per token (LM baseline)
+    hf_tokenizer: str | None = None  # level "pretrained": the Hugging Face tokenizer's own JSON
+    pad_swap: int = 0  # its id that trades places with 0, so padding is always id 0
     kind: str = "text"
 
     def tokenize(self, text: str) -> list[str]:
@@ -51,8 +53,12 @@ class TextEncoder:
     def fit(
         cls, texts: Iterable[str], cfg: Any, text_column: str, specials: tuple[str, ...] = ()
     ) -> TextEncoder:
-        """Keep the most frequent tokens; ``specials`` (e.g. <eos>) follow <pad> and <unk>."""
+        """Keep the most frequent tokens; ``specials`` (e.g. <eos>) follow <pad> and <unk>.
+        A pretrained tokenizer brings its own vocabulary instead."""
         enc = cls(cfg.level, cfg.lowercase, cfg.max_length, text_column=text_column)
+        if cfg.level == "pretrained":
+            enc._adopt(load_hf_tokenizer(cfg.pretrained), specials)
+            return enc
         counts = Counter(tok for t in texts for tok in enc.tokenize(t))
         reserved = [PAD, UNK, *specials]
         common = [
@@ -61,8 +67,44 @@ class TextEncoder:
         enc.vocab = [*reserved, *common]
         return enc
 
+    def _adopt(self, tokenizer: Any, specials: tuple[str, ...]) -> None:
+        vocab = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
+        pad = next((vocab.index(t) for t in ("[PAD]", "<pad>") if t in vocab), None)
+        if pad is None:
+            vocab.append(PAD)
+            pad = len(vocab) - 1
+        vocab[0], vocab[pad] = vocab[pad], vocab[0]
+        if EOS in specials and self.eos_id(vocab) is None:
+            vocab.append(EOS)
+        self.vocab, self.pad_swap, self.hf_tokenizer = vocab, pad, tokenizer.to_str()
+
+    @staticmethod
+    def eos_id(vocab: list[str]) -> int | None:
+        """The token that ends a text: <eos>, or a pretrained tokenizer's own."""
+        return next(
+            (vocab.index(t) for t in (EOS, "[SEP]", "</s>", "<|endoftext|>") if t in vocab), None
+        )
+
+    @property
+    def blocked_ids(self) -> list[int]:
+        """Ids never worth sampling: padding and the unknown token."""
+        return [0, *(self.vocab.index(t) for t in (UNK, "[UNK]") if t in self.vocab)]
+
+    def _swap(self, i: int) -> int:
+        return self.pad_swap if i == 0 else 0 if i == self.pad_swap else i
+
+    def _hf(self) -> Any:
+        if getattr(self, "_tokenizer", None) is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_str(self.hf_tokenizer)
+        return self._tokenizer
+
     def token_ids(self, text: str) -> list[int]:
         """All of a text's ids, uncut and unpadded."""
+        if self.hf_tokenizer:
+            ids = self._hf().encode(text.lower() if self.lowercase else text).ids
+            return [self._swap(i) for i in ids]
         index = self._index()
         return [index.get(t, 1) for t in self.tokenize(text)]
 
@@ -72,6 +114,10 @@ class TextEncoder:
         return self._lookup
 
     def detokenize(self, ids: Iterable[int]) -> str:
+        if self.hf_tokenizer:
+            return self._hf().decode(
+                [self._swap(i) for i in ids if i < self._hf().get_vocab_size()]
+            )
         tokens = [self.vocab[i] for i in ids]
         return ("".join if self.level == "char" else " ".join)(tokens)
 
@@ -81,11 +127,10 @@ class TextEncoder:
 
     def encode(self, texts: Iterable[str]) -> torch.Tensor:
         """(N, max_length) token ids, right-padded with 0."""
-        index = self._index()
         texts = list(texts)
         ids = torch.zeros(len(texts), self.max_length, dtype=torch.long)
         for row, text in enumerate(texts):
-            tokens = [index.get(t, 1) for t in self.tokenize(text)[: self.max_length]]
+            tokens = self.token_ids(text)[: self.max_length]
             ids[row, : len(tokens)] = torch.as_tensor(tokens, dtype=torch.long)
         return ids
 
@@ -98,6 +143,29 @@ class TextEncoder:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+
+def load_hf_tokenizer(name: str) -> Any:
+    """A Hugging Face tokenizer from a tokenizer.json, a folder holding one, or a hub name
+    (the last needs the internet)."""
+    tokenizers = require("tokenizers", "text", "pretrained tokenizers")
+    path = Path(name)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if path.suffix == ".json" or path.exists():
+        if not path.is_file():
+            raise DataError(f"tokenizer file {path} does not exist")
+        try:
+            return tokenizers.Tokenizer.from_file(str(path))
+        except Exception as exc:  # the library raises plain Exceptions for bad files
+            raise DataError(f"{path} is not a Hugging Face tokenizer.json ({exc})") from None
+    try:
+        return tokenizers.Tokenizer.from_pretrained(name)
+    except Exception as exc:
+        raise DataError(
+            f"cannot load tokenizer `{name}`: it is not a local file or folder, and fetching it "
+            f"from the Hugging Face hub failed ({str(exc).splitlines()[0][:120]})"
+        ) from None
 
 
 def check_texts(series: pd.Series, origin: str, column: str) -> list[str]:
@@ -225,7 +293,7 @@ def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
     parts = [[texts[i] for i in train_idx], [texts[i] for i in valid_idx], test_texts]
     encoder = TextEncoder.fit(parts[0], cfg.tokenizer, src.text, specials=(EOS,))
     length = encoder.max_length
-    eos = encoder.vocab.index(EOS)
+    eos = encoder.eos_id(encoder.vocab)
     stream_counts = np.zeros(encoder.vocab_size, dtype=np.int64)
     datasets = []
     for number, part in enumerate(parts):

@@ -72,6 +72,7 @@ class LanguageModel(Task):
         temperature: float = 1.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        blocked: list[int] | tuple[int, ...] = (0, 1),
     ) -> list[int]:
         """Sample ``length`` tokens after ``prompt``, one at a time, from the model's scores."""
         model.eval()
@@ -80,7 +81,7 @@ class LanguageModel(Task):
         for _ in range(length):
             window = torch.as_tensor([ids[-context:]], dtype=torch.long)
             logits = model(window)[0, -1] / max(temperature, 1e-6)
-            logits[:2] = float("-inf")  # never <pad> or <unk>
+            logits[list(blocked)] = float("-inf")  # never <pad> or <unk>
             if top_k:
                 kth = logits.topk(min(top_k, logits.numel())).values[-1]
                 logits[logits < kth] = float("-inf")
