@@ -74,21 +74,20 @@ def _sentiment_csv(path, n=240, seed=0):
     return path
 
 
+def _review_experiment(path, model: dict, **data) -> dict:
+    """Text classification of the `review` column of ``path`` into `score`, 6 epochs."""
+    return {
+        "data": {"dataset": "csv", "path": str(path), "text": "review", "target": "score", **data},
+        "model": model,
+        "train": {"epochs": 6, "optimizer": {"name": "adam", "lr": 0.005}},
+    }
+
+
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)
 def test_each_sequence_model_learns_text_classification(name, tmp_path):
     path = _sentiment_csv(tmp_path / "reviews.csv")
-    raw = {
-        "data": {
-            "dataset": "csv",
-            "path": str(path),
-            "text": "review",
-            "target": "score",
-            "batch_size": 16,
-            "tokenizer": {"max_length": 16},
-        },
-        "model": {"name": name, **({"d_model": 32} if name == "transformer" else {"hidden": 32})},
-        "train": {"epochs": 6, "optimizer": {"name": "adam", "lr": 0.005}},
-    }
+    model = {"name": name, **({"d_model": 32} if name == "transformer" else {"hidden": 32})}
+    raw = _review_experiment(path, model, batch_size=16, tokenizer={"max_length": 16})
     run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
     assert run.metrics["test"]["accuracy"] >= 0.85  # balanced classes: chance is 0.5
     pred = run.predict(["the coffee was great and tasty", "awful and stale box"])
@@ -214,17 +213,8 @@ def test_a_pretrained_tokenizer_from_a_file(wordpiece_file, tmp_path):
     assert "coffee" in enc.detokenize(ids[0][ids[0] > 0].tolist())
     # A run trains on it and reloads it from its own folder (the tokenizer travels with it).
     path = _sentiment_csv(tmp_path / "reviews.csv")
-    raw = {
-        "data": {
-            "dataset": "csv",
-            "path": str(path),
-            "text": "review",
-            "target": "score",
-            "tokenizer": {"level": "pretrained", "pretrained": str(tmp_path)},
-        },
-        "model": {"name": "gru", "hidden": 32},
-        "train": {"epochs": 6, "optimizer": {"name": "adam", "lr": 0.005}},
-    }
+    tokenizer = {"level": "pretrained", "pretrained": str(tmp_path)}
+    raw = _review_experiment(path, {"name": "gru", "hidden": 32}, tokenizer=tokenizer)
     run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
     wordpiece_file.unlink()
     assert run.metrics["test"]["accuracy"] >= 0.85

@@ -103,6 +103,22 @@ def _natural_key(text: str):
         return (1, 0.0, text)
 
 
+def assemble(
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    splits: tuple[np.ndarray, np.ndarray, np.ndarray],
+    **schema: object,
+) -> DataBundle:
+    """Tensors + split indices → a DataBundle; regression targets get train-split scaling."""
+    train = splits[0]
+    if schema["task"] == "regression":
+        y_train = y_all[train].double()
+        schema["target_scale"] = (float(y_train.mean()), float(y_train.std(unbiased=False)) or 1.0)
+    schema.setdefault("input_shape", tuple(x_all.shape[1:]))
+    parts = (TensorData(x_all[i], y_all[i]) for i in splits)
+    return DataBundle(*parts, Schema(**schema))  # type: ignore[arg-type]
+
+
 def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
     frame = src.frame
     features = frame.drop(columns=[src.target])
@@ -110,21 +126,17 @@ def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) 
     train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
     encoder = TableEncoder.fit(features.iloc[train], src.origin)
     x_all = encoder.transform(features, src.origin)
-    scale = None
-    if task == "regression":
-        y_train = y_all[train]
-        scale = (float(y_train.mean()), float(y_train.std(unbiased=False)) or 1.0)
-    schema = Schema(
+    return assemble(
+        x_all,
+        y_all,
+        (train, valid, test),
         modality="table",
         task=task,
-        input_shape=(encoder.width,),
         target=src.target,
         classes=classes,
         encoder=encoder.to_dict(),
-        target_scale=scale,
         origin=src.origin,
     )
-    return DataBundle(*(TensorData(x_all[i], y_all[i]) for i in (train, valid, test)), schema)
 
 
 def _image_array_bundle(src: ImageArraySource, cfg: DataConfig, seed: int) -> DataBundle:
@@ -134,16 +146,17 @@ def _image_array_bundle(src: ImageArraySource, cfg: DataConfig, seed: int) -> Da
     encoder.fit_stats(x_all[train])
     x_all = encoder.normalize(x_all)
     y_all = torch.from_numpy(src.labels.astype(np.int64))
-    schema = Schema(
+    return assemble(
+        x_all,
+        y_all,
+        (train, valid, test),
         modality="image",
         task="classification",
-        input_shape=tuple(x_all.shape[1:]),
         target="label",
         classes=src.classes,
         encoder=encoder.to_dict(),
         origin=src.origin,
     )
-    return DataBundle(*(TensorData(x_all[i], y_all[i]) for i in (train, valid, test)), schema)
 
 
 def _image_file_bundle(src: ImageFileSource, cfg: DataConfig, seed: int) -> DataBundle:
@@ -223,20 +236,18 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
     texts = check_texts(frame[src.text], src.origin, src.text)
     encoder = TextEncoder.fit([texts[i] for i in train], cfg.tokenizer, src.text)
     x_all = encoder.encode(texts)
-    scale = None
-    if task == "regression":
-        scale = (float(y_all[train].mean()), float(y_all[train].std(unbiased=False)) or 1.0)
-    schema = Schema(
+    return assemble(
+        x_all,
+        y_all,
+        (train, valid, test),
         modality="text",
         task=task,
-        input_shape=(encoder.max_length,),
         target=src.target,
         classes=classes,
         encoder=encoder.to_dict(),
-        target_scale=scale,
         origin=src.origin,
+        input_shape=(encoder.max_length,),
     )
-    return DataBundle(*(TensorData(x_all[i], y_all[i]) for i in (train, valid, test)), schema)
 
 
 def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:

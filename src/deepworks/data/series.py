@@ -223,9 +223,7 @@ class SeriesSetEncoder:
 
 
 def series_classification_bundle(src, task: str, cfg: DataConfig, seed: int):
-    from deepworks.data.bundle import DataBundle, _encode_labels, split_indices
-    from deepworks.data.datasets import TensorData
-    from deepworks.data.schema import Schema
+    from deepworks.data.bundle import _encode_labels, assemble, split_indices
 
     encoder = SeriesSetEncoder.infer(src.frame, src.target, cfg.series, src.origin)
     ids, values = encoder.arrays(src.frame, src.origin)
@@ -253,14 +251,14 @@ def series_classification_bundle(src, task: str, cfg: DataConfig, seed: int):
     encoder.length = values.shape[1]
     encoder.mean = values[train].mean(axis=(0, 1)).tolist()
     encoder.std = [v or 1.0 for v in values[train].std(axis=(0, 1)).tolist()]
-    x_all, y_all = encoder.tensor(values), torch.from_numpy(labels)
-    schema = Schema(
+    return assemble(
+        encoder.tensor(values),
+        torch.from_numpy(labels),
+        (train, valid, test),
         modality="series",
         task="classification",
-        input_shape=tuple(x_all.shape[1:]),
         target=src.target,
         classes=classes,
         encoder=encoder.to_dict(),
         origin=src.origin,
     )
-    return DataBundle(*(TensorData(x_all[i], y_all[i]) for i in (train, valid, test)), schema)
