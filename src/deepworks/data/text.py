@@ -266,6 +266,22 @@ def read_text_file(path: Path) -> str:
         raise DataError(f"{path} is not UTF-8 text; re-save it as UTF-8") from None
 
 
+def chunk_texts(encoder: TextEncoder, texts: list[str], origin: str):
+    """Texts joined by <eos> into one stream, cut into (input, input shifted by one) chunks."""
+    from deepworks.data.datasets import TensorData
+
+    length, eos = encoder.max_length, encoder.eos_id(encoder.vocab)
+    stream = [i for text in texts for i in [*encoder.token_ids(text), eos]]
+    if len(stream) < length + 1:
+        raise DataError(
+            f"{origin}: {len(stream)} tokens, fewer than one sequence of {length + 1}; lower "
+            "`data.tokenizer.max_length` or add text"
+        )
+    ids = torch.as_tensor(stream, dtype=torch.long)
+    n = (len(ids) - 1) // length
+    return TensorData(ids[: n * length].view(n, length), ids[1 : n * length + 1].view(n, length))
+
+
 def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
     """Texts → one token stream per split (texts joined by <eos>) → chunks of max_length.
 
@@ -275,7 +291,6 @@ def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
     from sklearn.model_selection import train_test_split
 
     from deepworks.data.bundle import DataBundle
-    from deepworks.data.datasets import TensorData
     from deepworks.data.schema import Schema
 
     texts = check_texts(src.frame[src.text], src.origin, src.text)
@@ -292,30 +307,17 @@ def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
         test_texts = [texts[i] for i in test_idx]
     parts = [[texts[i] for i in train_idx], [texts[i] for i in valid_idx], test_texts]
     encoder = TextEncoder.fit(parts[0], cfg.tokenizer, src.text, specials=(EOS,))
-    length = encoder.max_length
-    eos = encoder.eos_id(encoder.vocab)
     stream_counts = np.zeros(encoder.vocab_size, dtype=np.int64)
-    datasets = []
-    for number, part in enumerate(parts):
-        stream = [i for text in part for i in [*encoder.token_ids(text), eos]]
-        if number == 0:
-            np.add.at(stream_counts, stream, 1)
-        if len(stream) < length + 1:
-            raise DataError(
-                f"{src.origin}: the {('train', 'valid', 'test')[number]} split has "
-                f"{len(stream)} tokens, fewer than one sequence of {length + 1}; lower "
-                "`data.tokenizer.max_length` or add text"
-            )
-        ids = torch.as_tensor(stream, dtype=torch.long)
-        n = (len(ids) - 1) // length
-        datasets.append(
-            TensorData(ids[: n * length].view(n, length), ids[1 : n * length + 1].view(n, length))
-        )
+    datasets = [
+        chunk_texts(encoder, part, f"{src.origin} ({name} split)")
+        for name, part in zip(("train", "valid", "test"), parts, strict=True)
+    ]
+    np.add.at(stream_counts, datasets[0].x.flatten().numpy(), 1)
     encoder.counts = stream_counts.tolist()
     schema = Schema(
         modality="text",
         task="language-model",
-        input_shape=(length,),
+        input_shape=(encoder.max_length,),
         target=src.text,
         encoder=encoder.to_dict(),
         origin=src.origin,
