@@ -111,3 +111,12 @@ def test_evaluate_new_text_and_refuse_predict(char_lm, cli, tmp_path):
     metrics = char_lm.evaluate(new)
     assert metrics["perplexity"] < metrics["unigram_perplexity"]
     assert_user_error(cli("predict", char_lm.path, new), "generates text")
+
+
+def test_a_language_model_of_a_table_says_to_name_the_text_column(tmp_path):
+    with pytest.raises(DataError, match="learns from text"):
+        deepworks.run(
+            {"task": "language-model", "data": {"dataset": "iris"}, "model": {"name": "lstm"}},
+            runs_dir=tmp_path,
+            progress=False,
+        )

@@ -255,6 +255,11 @@ def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> 
         if not isinstance(source, TableSource):
             raise DataError(f"{source.origin}: forecasting needs a table of values over time")
         return series_bundle(source, cfg)
+    if task == "language-model" and not isinstance(source, TextSource):
+        raise DataError(
+            f"{source.origin}: a language model learns from text; set `data.text` to the text "
+            "column (CSV / JSONL) or use a text dataset"
+        )
     if isinstance(source, TableSource) and cfg.series.layout:
         return series_classification_bundle(source, task, cfg, seed)
     if isinstance(source, TableSource):
