@@ -133,6 +133,25 @@ def predict(
 
 
 @app.command()
+def embed(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    inputs: Annotated[Path, typer.Argument(metavar="DATA", help="A CSV, an image or a folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV to write.")] = Path(
+        "codes.csv"
+    ),
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Write the learned low-dimensional code of each input (autoencoder runs)."""
+    from deepworks.predict import load
+
+    frame = load(run_id, runs_dir).embed(inputs)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False)
+    _console().print(f"{len(frame)} codes of width {frame.shape[1] - 1} written to", style="dim")
+    print(output)
+
+
+@app.command()
 def generate(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
     prompt: Annotated[str, typer.Option(help="Text to continue.")] = "",

@@ -207,7 +207,9 @@ class ExperimentConfig(_Section):
 
     name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
     seed: int = 0
-    task: Literal["auto", "classification", "regression", "forecast", "language-model"] = "auto"
+    task: Literal[
+        "auto", "classification", "regression", "forecast", "language-model", "autoencoder"
+    ] = "auto"
     data: DataConfig
     model: ModelConfig
     train: TrainConfig = TrainConfig()

@@ -131,6 +131,10 @@ def _train_and_evaluate(
         split: evaluate(model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device)
         for split, data in (("valid", bundle.valid), ("test", bundle.test))
     }
+    if hasattr(task, "final_metrics"):  # whole-split metrics (e.g. clustering the codes)
+        for split, data in (("valid", bundle.valid), ("test", bundle.test)):
+            metrics[split].update(task.final_metrics(model, data, cfg.seed))
+        _plot_embedding(model, task, bundle, folder)
     write_json(folder.metrics_json, metrics)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
@@ -168,6 +172,13 @@ def _plot_forecast(model, task, bundle: DataBundle, folder: RunFolder) -> None:
         forecast = task.predict(model, x)["forecast"].numpy()
     naive = task.seasonal_naive(x).numpy()
     plots.forecast(y.numpy(), forecast, naive, folder.path / "forecast.png", "test span")
+
+
+def _plot_embedding(model, task, bundle: DataBundle, folder: RunFolder) -> None:
+    codes = task.codes(model, bundle.test.x).numpy()
+    classes = bundle.schema.classes
+    labels = bundle.test.y.numpy() if classes else None
+    plots.embedding(codes, labels, classes, folder.path / "embedding.png", "test set codes")
 
 
 def _now() -> str:

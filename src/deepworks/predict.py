@@ -78,8 +78,22 @@ class Run:
             frame["prediction"] = [classes[i] for i in out["label"].tolist()] if out else []
             for j, name in enumerate(classes):
                 frame[f"proba_{name}"] = out["proba"][:, j].numpy() if out else []
-        else:
-            frame["prediction"] = out["value"].numpy() if out else []
+        else:  # one column per output: `prediction` for regression, scores for the rest
+            for key, values in out.items():
+                frame["prediction" if key == "value" else key] = values.numpy()
+        return frame
+
+    def embed(self, inputs: Inputs) -> pd.DataFrame:
+        """The learned code of each input (autoencoder runs): columns code_0, code_1, ..."""
+        if not hasattr(self.task, "codes"):
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only autoencoder runs "
+                "embed their inputs"
+            )
+        ids, batches = self._encode(inputs)
+        codes = torch.cat([self.task.codes(self.model, x) for x in batches]).numpy()
+        frame = pd.DataFrame(codes, columns=[f"code_{i}" for i in range(codes.shape[1])])
+        frame.insert(0, "input", ids)
         return frame
 
     @torch.inference_mode()

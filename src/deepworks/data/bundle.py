@@ -251,6 +251,12 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
 
 
 def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+    if task == "autoencoder":  # learns without labels; any labels stay for colouring and ARI
+        natural = DATASETS.entry(cfg.dataset).meta["task"]
+        labelled = infer_task(source, cfg, "auto") if natural is None else natural
+        bundle = build_bundle(source, labelled, cfg, seed)
+        bundle.schema.task = "autoencoder"
+        return bundle
     if task == "forecast":
         if not isinstance(source, TableSource):
             raise DataError(f"{source.origin}: forecasting needs a table of values over time")

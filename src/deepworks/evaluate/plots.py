@@ -94,3 +94,26 @@ def forecast(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def embedding(
+    codes: np.ndarray, labels: np.ndarray | None, classes: list[str] | None, path: Path, title: str
+) -> Path:
+    """Codes in 2-D (their first two principal components when wider), coloured by label."""
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+
+        codes = PCA(2, random_state=0).fit_transform(codes)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    if labels is None:
+        ax.scatter(codes[:, 0], codes[:, 1], s=8, alpha=0.7)
+    else:
+        for i, name in enumerate(classes or []):
+            pick = labels == i
+            ax.scatter(codes[pick, 0], codes[pick, 1], s=8, alpha=0.7, label=name)
+        ax.legend(markerscale=2, fontsize=8, loc="best")
+    ax.set(title=title, xlabel="component 1", ylabel="component 2")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

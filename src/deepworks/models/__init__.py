@@ -1,6 +1,13 @@
 """Models: a registry and one file per family. Importing this package registers them all."""
 
-from deepworks.models import cnn, mlp, recurrent, transformer, vision  # noqa: F401  (registers)
+from deepworks.models import (  # noqa: F401  (registers the families)
+    autoencoder,
+    cnn,
+    mlp,
+    recurrent,
+    transformer,
+    vision,
+)
 from deepworks.models.registry import MODELS, build_model, register_model
 
 __all__ = ["MODELS", "build_model", "register_model"]

@@ -19,9 +19,18 @@ Factory = Callable[[Schema, Any], nn.Module]
 MODELS: Registry[Factory] = Registry("model", ModelError)
 
 
-def register_model(name: str, params: type, modalities: tuple[str, ...], help: str = ""):
-    """Register a model factory with its parameter dataclass and the data it accepts."""
-    return MODELS.register(name, help=help, params=params, modalities=modalities)
+SUPERVISED = ("classification", "regression", "forecast", "language-model")
+
+
+def register_model(
+    name: str,
+    params: type,
+    modalities: tuple[str, ...],
+    help: str = "",
+    tasks: tuple[str, ...] = SUPERVISED,
+):
+    """Register a model factory with its parameter dataclass, the data and the tasks it fits."""
+    return MODELS.register(name, help=help, params=params, modalities=modalities, tasks=tasks)
 
 
 def build_model(name: str, params: dict[str, Any], schema: Schema) -> nn.Module:
@@ -36,10 +45,23 @@ def build_model(name: str, params: dict[str, Any], schema: Schema) -> nn.Module:
 
     entry = MODELS.entry(name)
     if schema.modality not in entry.meta["modalities"]:
-        fits = [e.name for e in MODELS if schema.modality in e.meta["modalities"]]
+        fits = [
+            e.name
+            for e in MODELS
+            if schema.modality in e.meta["modalities"] and schema.task in e.meta["tasks"]
+        ]
         raise ModelError(
             f"model `{name}` does not take {schema.modality} data; "
             f"models that do: {', '.join(fits)}"
+        )
+    if schema.task not in entry.meta["tasks"]:
+        fits = [
+            e.name
+            for e in MODELS
+            if schema.task in e.meta["tasks"] and schema.modality in e.meta["modalities"]
+        ]
+        raise ModelError(
+            f"model `{name}` does not do {schema.task}; models that do: {', '.join(fits)}"
         )
     try:
         parsed = parse_params(entry.meta["params"], params, name)

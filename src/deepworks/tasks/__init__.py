@@ -1,6 +1,11 @@
 """Tasks: what one training step is, its loss, its metrics, its predictions."""
 
-from deepworks.tasks import forecast, language_model, supervised  # noqa: F401  (registers)
+from deepworks.tasks import (  # noqa: F401  (registers the tasks)
+    autoencoder,
+    forecast,
+    language_model,
+    supervised,
+)
 from deepworks.tasks.base import TASKS, Task, get_task, register_task
 
 __all__ = ["TASKS", "Task", "get_task", "register_task"]

@@ -1,0 +1,132 @@
+"""Autoencoders: `autoencoder` (dense), `conv-autoencoder` (images) and `vae`.
+
+Each has ``encode(x) → code`` and ``forward(x) → reconstruction`` shaped like ``x``; the VAE
+adds ``elbo_terms(x)`` for its loss, and reconstructs from the mean code outside training.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepworks.models.registry import activation, register_model
+
+
+@dataclass
+class AutoencoderParams:
+    hidden: list[int] = field(default_factory=lambda: [128, 64])
+    latent: int = 8
+    dropout: float = 0.0
+    activation: str = "relu"
+
+
+def _dense(sizes: list[int], p: AutoencoderParams) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [nn.Linear(a, b), activation(p.activation), nn.Dropout(p.dropout)]
+    return nn.Sequential(*layers)
+
+
+class DenseAutoencoder(nn.Module):
+    def __init__(self, shape: tuple[int, ...], p: AutoencoderParams, code_width: int) -> None:
+        super().__init__()
+        self.shape, width = shape, math.prod(shape)
+        self.encoder = nn.Sequential(
+            nn.Flatten(), _dense([width, *p.hidden], p), nn.Linear(p.hidden[-1], code_width)
+        )
+        self.decoder = nn.Sequential(
+            _dense([p.latent, *reversed(p.hidden)], p), nn.Linear(p.hidden[0], width)
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, code: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code).view(-1, *self.shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class VAE(DenseAutoencoder):
+    """The encoder gives a mean and a log-variance per latent dimension."""
+
+    def __init__(self, shape: tuple[int, ...], p: AutoencoderParams) -> None:
+        super().__init__(shape, p, code_width=2 * p.latent)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x).chunk(2, dim=-1)[0]  # the mean: a deterministic code
+
+    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        code = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+        return self.decode(code), mu, logvar
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.elbo_terms(x)[0]
+
+
+@dataclass
+class ConvAutoencoderParams:
+    channels: list[int] = field(default_factory=lambda: [16, 32])
+    latent: int = 16
+    activation: str = "relu"
+
+
+class ConvAutoencoder(nn.Module):
+    """Stride-2 convolutions down, a linear code, transposed convolutions back up."""
+
+    def __init__(self, shape: tuple[int, ...], p: ConvAutoencoderParams) -> None:
+        super().__init__()
+        self.shape = shape
+        down: list[nn.Module] = []
+        in_ch = shape[0]
+        for ch in p.channels:
+            down += [nn.Conv2d(in_ch, ch, 3, stride=2, padding=1), activation(p.activation)]
+            in_ch = ch
+        self.down = nn.Sequential(*down)
+        with torch.no_grad():
+            self.inner = tuple(self.down(torch.zeros(1, *shape)).shape[1:])
+        self.to_code = nn.Linear(math.prod(self.inner), p.latent)
+        self.from_code = nn.Linear(p.latent, math.prod(self.inner))
+        up: list[nn.Module] = []
+        for ch, out_ch in zip(
+            reversed(p.channels), [*reversed(p.channels[:-1]), shape[0]], strict=True
+        ):
+            up += [
+                nn.ConvTranspose2d(ch, out_ch, 3, stride=2, padding=1, output_padding=1),
+                activation(p.activation),
+            ]
+        self.up = nn.Sequential(*up[:-1])  # no activation on the reconstruction
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_code(self.down(x).flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.up(self.from_code(self.encode(x)).view(-1, *self.inner))
+        return (
+            F.interpolate(h, size=self.shape[1:], mode="bilinear")
+            if h.shape[2:] != x.shape[2:]
+            else h
+        )
+
+
+UNSUPERVISED = ("autoencoder",)
+register_model(
+    "autoencoder", AutoencoderParams, ("table", "image"), "dense autoencoder", tasks=UNSUPERVISED
+)(lambda s, p: DenseAutoencoder(s.input_shape, p, p.latent))
+register_model(
+    "vae", AutoencoderParams, ("table", "image"), "variational autoencoder", tasks=UNSUPERVISED
+)(lambda s, p: VAE(s.input_shape, p))
+register_model(
+    "conv-autoencoder",
+    ConvAutoencoderParams,
+    ("image",),
+    "convolutional autoencoder",
+    tasks=UNSUPERVISED,
+)(lambda s, p: ConvAutoencoder(s.input_shape, p))

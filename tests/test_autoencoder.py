@@ -1,0 +1,98 @@
+"""Autoencoders and the VAE: learning codes without labels, clustering them, embedding data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+import deepworks
+from deepworks.data.schema import Schema
+from deepworks.errors import ModelError
+from deepworks.models import build_model
+from tests.conftest import assert_user_error
+
+AUTOENCODERS = ["autoencoder", "vae", "conv-autoencoder"]
+
+
+@pytest.mark.parametrize("name", AUTOENCODERS)
+def test_codes_and_reconstructions_have_the_right_shapes(name):
+    schema = Schema("image", "autoencoder", (1, 8, 8), "label", classes=list("ab"))
+    model = build_model(name, {"latent": 3}, schema).eval()
+    x = torch.randn(5, 1, 8, 8)
+    assert model.encode(x).shape == (5, 3) and model(x).shape == x.shape
+
+
+def test_models_refuse_the_wrong_task():
+    table = Schema("table", "classification", (4,), "y", classes=["a", "b"])
+    with pytest.raises(ModelError, match="does not do classification"):
+        build_model("vae", {}, table)
+    with pytest.raises(ModelError, match="does not do autoencoder; models that do"):
+        build_model("mlp", {}, Schema("table", "autoencoder", (4,), "y"))
+
+
+@pytest.fixture(scope="module")
+def digits_vae(tmp_path_factory):
+    raw = {
+        "task": "autoencoder",
+        "data": {"dataset": "digits", "batch_size": 32},
+        "model": {"name": "vae", "hidden": [64], "latent": 8},
+        "train": {"epochs": 25, "optimizer": {"name": "adam", "lr": 0.002}},
+    }
+    return deepworks.run(raw, runs_dir=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+def test_vae_codes_cluster_into_the_digits(digits_vae):
+    test = digits_vae.metrics["test"]
+    assert test["kmeans_ari"] >= 0.5 and test["kmeans_nmi"] > 0.5
+    assert -1 <= test["silhouette"] <= 1
+    history = digits_vae.history()
+    assert history[-1]["valid_mse"] < history[0]["valid_mse"]
+    assert (digits_vae.path / "embedding.png").is_file()
+
+
+def test_embed_writes_codes_and_predict_scores_reconstruction(digits_vae, cli, tmp_path):
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images[:12]
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray((image * 255 / 16).astype(np.uint8)).save(folder / f"{i:02}.png")
+    out = tmp_path / "codes.csv"
+    result = cli("embed", digits_vae.path, folder, "-o", out)
+    assert result.code == 0 and result.last_line == str(out)
+    codes = pd.read_csv(out)
+    assert codes.shape == (12, 1 + 8) and list(codes.columns[1:3]) == ["code_0", "code_1"]
+    scores = digits_vae.predict(folder)
+    assert (scores["reconstruction_error"] >= 0).all()
+    # Noise reconstructs worse than digits do.
+    noise = np.random.default_rng(0).random((12, 1, 8, 8)).astype(np.float32)
+    assert (
+        digits_vae.predict(noise)["reconstruction_error"].mean()
+        > scores["reconstruction_error"].mean()
+    )
+
+
+def test_embed_on_a_classifier_is_a_clear_error(cli, tmp_path):
+    run = deepworks.run(
+        {"data": {"dataset": "iris"}, "model": {"name": "mlp"}, "train": {"epochs": 1}},
+        runs_dir=tmp_path,
+        progress=False,
+    )
+    assert_user_error(cli("embed", run.path, tmp_path / "x.csv"), "only autoencoder runs embed")
+
+
+def test_a_table_autoencoder_without_classes(tmp_path):
+    run = deepworks.run(
+        {
+            "task": "autoencoder",
+            "data": {"dataset": "diabetes"},
+            "model": {"name": "autoencoder", "hidden": [16], "latent": 2},
+            "train": {"epochs": 5},
+        },
+        runs_dir=tmp_path,
+        progress=False,
+    )
+    assert "kmeans_ari" not in run.metrics["test"] and "silhouette" in run.metrics["test"]
+    assert run.embed(np.zeros((3, 10))).shape == (3, 3)
