@@ -96,3 +96,60 @@ def test_a_table_autoencoder_without_classes(tmp_path):
     )
     assert "kmeans_ari" not in run.metrics["test"] and "silhouette" in run.metrics["test"]
     assert run.embed(np.zeros((3, 10))).shape == (3, 3)
+
+
+@pytest.fixture(scope="module")
+def sevens(tmp_path_factory):
+    raw = {
+        "task": "anomaly",
+        "data": {"dataset": "digits", "anomalous": ["7"], "batch_size": 32},
+        "model": {"name": "autoencoder", "hidden": [64], "latent": 8},
+        "train": {"epochs": 15, "optimizer": {"name": "adam", "lr": 0.002}},
+    }
+    return deepworks.run(raw, runs_dir=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+def test_anomaly_detection_beats_the_prevalence(sevens):
+    test = sevens.metrics["test"]
+    assert test["pr_auc"] > 3 * test["prevalence"] and test["roc_auc"] > 0.9
+    assert sevens.metrics["valid"]["threshold"] == test["threshold"]  # chosen on valid only
+
+
+def test_training_never_sees_an_anomaly():
+    from deepworks.config import DataConfig
+    from deepworks.data import load_data
+
+    bundle = load_data(DataConfig(dataset="digits", anomalous=["7", "1"]), task="anomaly")
+    assert bundle.train.y.sum() == 0 and bundle.test.y.float().mean() == pytest.approx(
+        0.2, abs=0.02
+    )
+
+
+def test_predict_flags_anomalies(sevens):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = (d.images / 16.0).astype(np.float32)[:, None]
+    flags = sevens.predict(images)
+    is_seven = d.target == 7
+    assert flags["is_anomaly"][is_seven].mean() > 2 * flags["is_anomaly"][~is_seven].mean()
+
+
+@pytest.mark.parametrize(
+    ("anomalous", "message"),
+    [(["seven"], "no class `seven` to treat as anomalous"), ([], "needs `data.anomalous`")],
+)
+def test_anomaly_config_mistakes(anomalous, message, cli, tmp_path):
+    import yaml
+
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "task": "anomaly",
+                "data": {"dataset": "digits", "anomalous": anomalous},
+                "model": {"name": "autoencoder"},
+            }
+        )
+    )
+    assert_user_error(cli("run", cfg, "--runs-dir", tmp_path / "runs", "-q"), message)

@@ -93,6 +93,10 @@ class DataConfig(_Section):
     path: Path | None = Field(None, description="File or folder, for your own data.")
     target: str | None = Field(None, description="Target column of a table.")
     text: str | None = Field(None, description="Text column: makes a CSV / JSONL text data.")
+    anomalous: list[str] = Field(
+        default_factory=list,
+        description="task: anomaly — the classes that are anomalies; training sees none of them.",
+    )
     tokenizer: TokenizerConfig = TokenizerConfig()
     series: SeriesConfig = SeriesConfig()
     image_size: int | tuple[int, int] | None = Field(
@@ -208,7 +212,13 @@ class ExperimentConfig(_Section):
     name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
     seed: int = 0
     task: Literal[
-        "auto", "classification", "regression", "forecast", "language-model", "autoencoder"
+        "auto",
+        "classification",
+        "regression",
+        "forecast",
+        "language-model",
+        "autoencoder",
+        "anomaly",
     ] = "auto"
     data: DataConfig
     model: ModelConfig

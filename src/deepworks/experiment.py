@@ -131,9 +131,9 @@ def _train_and_evaluate(
         split: evaluate(model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device)
         for split, data in (("valid", bundle.valid), ("test", bundle.test))
     }
-    if hasattr(task, "final_metrics"):  # whole-split metrics (e.g. clustering the codes)
-        for split, data in (("valid", bundle.valid), ("test", bundle.test)):
-            metrics[split].update(task.final_metrics(model, data, cfg.seed))
+    if hasattr(task, "final_metrics"):  # whole-split metrics (clusters, thresholds)
+        for split, values in task.final_metrics(model, bundle, cfg.seed).items():
+            metrics[split].update(values)
         _plot_embedding(model, task, bundle, folder)
     write_json(folder.metrics_json, metrics)
     main = cfg.evaluate.main_metric or task.main_metric

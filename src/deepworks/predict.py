@@ -81,6 +81,8 @@ class Run:
         else:  # one column per output: `prediction` for regression, scores for the rest
             for key, values in out.items():
                 frame["prediction" if key == "value" else key] = values.numpy()
+        if self.schema.task == "anomaly":  # the threshold chosen on the validation split
+            frame["is_anomaly"] = frame["anomaly_score"] >= self.metrics["valid"]["threshold"]
         return frame
 
     def embed(self, inputs: Inputs) -> pd.DataFrame:

@@ -250,7 +250,39 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
     )
 
 
+def anomaly_bundle(labelled: DataBundle, cfg: DataConfig) -> DataBundle:
+    """Labels become normal (0) / anomaly (1); the training split keeps only normal examples."""
+    from deepworks.errors import did_you_mean
+
+    classes = labelled.schema.classes or []
+    if not cfg.anomalous:
+        raise DataError(f"task `anomaly` needs `data.anomalous`: which of {classes} are anomalies")
+    for name in cfg.anomalous:
+        if name not in classes:
+            raise DataError(
+                f"{labelled.schema.origin}: no class `{name}` to treat as anomalous."
+                f"{did_you_mean(name, classes)} Classes: {', '.join(classes)}."
+            )
+    anomalous = torch.as_tensor([classes.index(c) for c in cfg.anomalous])
+
+    def relabel(data: TensorData, normal_only: bool) -> TensorData:
+        is_anomaly = torch.isin(data.y, anomalous).long()
+        keep = is_anomaly == 0 if normal_only else torch.ones_like(is_anomaly, dtype=torch.bool)
+        return TensorData(data.x[keep], is_anomaly[keep])
+
+    schema = labelled.schema
+    schema.task, schema.classes = "anomaly", ["normal", "anomaly"]
+    return DataBundle(
+        relabel(labelled.train, True),
+        relabel(labelled.valid, False),
+        relabel(labelled.test, False),
+        schema,
+    )
+
+
 def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+    if task == "anomaly":
+        return anomaly_bundle(build_bundle(source, "classification", cfg, seed), cfg)
     if task == "autoencoder":  # learns without labels; any labels stay for colouring and ARI
         natural = DATASETS.entry(cfg.dataset).meta["task"]
         labelled = infer_task(source, cfg, "auto") if natural is None else natural

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Modality = Literal["table", "image", "text", "series"]
-TaskKind = Literal["classification", "regression", "forecast", "language-model", "autoencoder"]
+TaskKind = Literal[
+    "classification", "regression", "forecast", "language-model", "autoencoder", "anomaly"
+]
 
 
 @dataclass

@@ -116,7 +116,7 @@ class ConvAutoencoder(nn.Module):
         )
 
 
-UNSUPERVISED = ("autoencoder",)
+UNSUPERVISED = ("autoencoder", "anomaly")
 register_model(
     "autoencoder", AutoencoderParams, ("table", "image"), "dense autoencoder", tasks=UNSUPERVISED
 )(lambda s, p: DenseAutoencoder(s.input_shape, p, p.latent))

@@ -61,7 +61,10 @@ class Autoencoder(Task):
         model.eval()
         return torch.cat([model.encode(chunk) for chunk in x.split(batch_size)])
 
-    def final_metrics(self, model: nn.Module, data: Any, seed: int = 0) -> dict[str, float]:
+    def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
+        return {s: self.clustering(model, getattr(bundle, s), seed) for s in ("valid", "test")}
+
+    def clustering(self, model: nn.Module, data: Any, seed: int = 0) -> dict[str, float]:
         """k-means on the split's codes: silhouette, and ARI / NMI where labels exist."""
         from sklearn.cluster import KMeans
         from sklearn.metrics import (
@@ -79,4 +82,62 @@ class Autoencoder(Task):
             labels = data.y.numpy()
             out["kmeans_ari"] = float(adjusted_rand_score(labels, clusters))
             out["kmeans_nmi"] = float(normalized_mutual_info_score(labels, clusters))
+        return out
+
+
+@register_task("anomaly")
+class AnomalyDetection(Autoencoder):
+    """Trained on normal examples only; an example that reconstructs badly is an anomaly.
+
+    The score is the reconstruction error (for a VAE, the negative ELBO: reconstruction plus
+    KL). The threshold maximizes F1 on the validation split and is then applied to test.
+    """
+
+    main_metric = "pr_auc"
+
+    @torch.inference_mode()
+    def scores(self, model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        model.eval()
+        parts = []
+        for chunk in x.split(batch_size):
+            if hasattr(model, "elbo_terms"):
+                recon, mu, logvar = model.elbo_terms(chunk)
+                kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+                parts.append((recon - chunk).pow(2).flatten(1).sum(1) + kl)
+            else:
+                parts.append((model(chunk) - chunk).pow(2).flatten(1).mean(1))
+        return torch.cat(parts)
+
+    def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"anomaly_score": self.scores(model, x)}
+
+    def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
+        from sklearn.metrics import (
+            average_precision_score,
+            precision_recall_curve,
+            precision_recall_fscore_support,
+            roc_auc_score,
+        )
+
+        out = {}
+        threshold = 0.0
+        for split in ("valid", "test"):
+            data = getattr(bundle, split)
+            y, score = data.y.numpy(), self.scores(model, data.x).numpy()
+            if split == "valid":  # the threshold with the best F1, chosen here only
+                precision, recall, cuts = precision_recall_curve(y, score)
+                f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
+                threshold = float(cuts[np.argmax(f1[:-1])])
+            p, r, f, _ = precision_recall_fscore_support(
+                y, score >= threshold, average="binary", zero_division=0
+            )
+            out[split] = {
+                "pr_auc": float(average_precision_score(y, score)),
+                "roc_auc": float(roc_auc_score(y, score)),
+                "prevalence": float(y.mean()),
+                "threshold": threshold,
+                "precision_at_threshold": float(p),
+                "recall_at_threshold": float(r),
+                "f1_at_threshold": float(f),
+            }
         return out

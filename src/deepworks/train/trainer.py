@@ -232,8 +232,10 @@ class Trainer:
 
     def _monitor(self, task: Task) -> str:
         es = self.cfg.early_stopping
-        name = (es.monitor if es and es.monitor else None) or ("loss" if es else task.main_metric)
         known = {"loss", *task.metric_factories()}
+        if not es:  # only tracked: the task's main metric when it exists per epoch
+            return task.main_metric if task.main_metric in known else "loss"
+        name = es.monitor or "loss"
         if name not in known:
             raise ConfigError(
                 f"train.early_stopping.monitor `{name}` is not a {task.name} metric."
