@@ -219,6 +219,7 @@ class ExperimentConfig(_Section):
         "language-model",
         "autoencoder",
         "anomaly",
+        "som",
     ] = "auto"
     data: DataConfig
     model: ModelConfig

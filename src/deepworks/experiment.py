@@ -134,7 +134,8 @@ def _train_and_evaluate(
     if hasattr(task, "final_metrics"):  # whole-split metrics (clusters, thresholds)
         for split, values in task.final_metrics(model, bundle, cfg.seed).items():
             metrics[split].update(values)
-        _plot_embedding(model, task, bundle, folder)
+    if hasattr(task, "plots"):  # the task's own figures (embedding, U-matrix, ...)
+        task.plots(model, bundle, folder.path)
     write_json(folder.metrics_json, metrics)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
@@ -172,13 +173,6 @@ def _plot_forecast(model, task, bundle: DataBundle, folder: RunFolder) -> None:
         forecast = task.predict(model, x)["forecast"].numpy()
     naive = task.seasonal_naive(x).numpy()
     plots.forecast(y.numpy(), forecast, naive, folder.path / "forecast.png", "test span")
-
-
-def _plot_embedding(model, task, bundle: DataBundle, folder: RunFolder) -> None:
-    codes = task.codes(model, bundle.test.x).numpy()
-    classes = bundle.schema.classes
-    labels = bundle.test.y.numpy() if classes else None
-    plots.embedding(codes, labels, classes, folder.path / "embedding.png", "test set codes")
 
 
 def _now() -> str:

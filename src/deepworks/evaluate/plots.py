@@ -117,3 +117,19 @@ def embedding(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def som_maps(u_matrix: np.ndarray, hits: np.ndarray, path: Path) -> Path:
+    """The U-matrix (light = far from neighbours: cluster borders) and the hit map."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5))
+    for ax, values, title, cmap in (
+        (left, u_matrix, "U-matrix (distance to neighbours)", "bone_r"),
+        (right, hits, "hits (training examples per unit)", "Blues"),
+    ):
+        image = ax.imshow(values, cmap=cmap)
+        ax.set(title=title, xlabel="column", ylabel="row")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -4,6 +4,7 @@ from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     autoencoder,
     forecast,
     language_model,
+    som,
     supervised,
 )
 from deepworks.tasks.base import TASKS, Task, get_task, register_task

@@ -8,6 +8,7 @@ code found on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,14 @@ class Autoencoder(Task):
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
         return {s: self.clustering(model, getattr(bundle, s), seed) for s in ("valid", "test")}
+
+    def plots(self, model: nn.Module, bundle: Any, folder: Path) -> None:
+        from deepworks.evaluate import plots
+
+        codes = self.codes(model, bundle.test.x).numpy()
+        classes = self.schema.classes
+        labels = bundle.test.y.numpy() if classes else None
+        plots.embedding(codes, labels, classes, folder / "embedding.png", "test set codes")
 
     def clustering(self, model: nn.Module, data: Any, seed: int = 0) -> dict[str, float]:
         """k-means on the split's codes: silhouette, and ARI / NMI where labels exist."""

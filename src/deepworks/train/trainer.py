@@ -117,6 +117,8 @@ class Trainer:
         valid_loader = make_loader(valid, self.eval_batch_size, self.num_workers) if valid else None
         steps_per_epoch = math.ceil(len(train) / self.batch_size)
 
+        if hasattr(task, "on_fit_start"):  # e.g. a schedule that needs the run's length
+            task.on_fit_start(model, steps_per_epoch * cfg.epochs)
         optimizers = task.configure_optimizers(model, lambda p: build_optimizer(p, cfg.optimizer))
         schedulers = (
             [build_scheduler(o, cfg.scheduler, steps_per_epoch, cfg.epochs) for o in optimizers]
