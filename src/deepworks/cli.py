@@ -49,6 +49,14 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
     return table
 
 
+def _write_csv(frame: Any, output: Path, what: str) -> None:
+    """Write a result table; the path is the last line of stdout."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False)
+    _console().print(f"{what} written to", style="dim")
+    print(output)
+
+
 def _finish(run: Any) -> None:
     _console().print(_metrics_table(run.metrics, f"run {run.folder.id}"))
     info = run.info
@@ -126,10 +134,7 @@ def predict(
 
     set_threads(threads)
     frame = load(run_id, runs_dir).predict(inputs)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False)
-    _console().print(f"{len(frame)} predictions written to", style="dim")
-    print(output)
+    _write_csv(frame, output, f"{len(frame)} predictions")
 
 
 @app.command()
@@ -145,10 +150,7 @@ def embed(
     from deepworks.predict import load
 
     frame = load(run_id, runs_dir).embed(inputs)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False)
-    _console().print(f"{len(frame)} codes of width {frame.shape[1] - 1} written to", style="dim")
-    print(output)
+    _write_csv(frame, output, f"{len(frame)} codes of width {frame.shape[1] - 1}")
 
 
 @app.command()

@@ -44,25 +44,17 @@ def build_model(name: str, params: dict[str, Any], schema: Schema) -> nn.Module:
     from deepworks.config import parse_params
 
     entry = MODELS.entry(name)
+    fits = ", ".join(
+        e.name
+        for e in MODELS
+        if schema.modality in e.meta["modalities"] and schema.task in e.meta["tasks"]
+    )
     if schema.modality not in entry.meta["modalities"]:
-        fits = [
-            e.name
-            for e in MODELS
-            if schema.modality in e.meta["modalities"] and schema.task in e.meta["tasks"]
-        ]
         raise ModelError(
-            f"model `{name}` does not take {schema.modality} data; "
-            f"models that do: {', '.join(fits)}"
+            f"model `{name}` does not take {schema.modality} data; models that do: {fits}"
         )
     if schema.task not in entry.meta["tasks"]:
-        fits = [
-            e.name
-            for e in MODELS
-            if schema.task in e.meta["tasks"] and schema.modality in e.meta["modalities"]
-        ]
-        raise ModelError(
-            f"model `{name}` does not do {schema.task}; models that do: {', '.join(fits)}"
-        )
+        raise ModelError(f"model `{name}` does not do {schema.task}; models that do: {fits}")
     try:
         parsed = parse_params(entry.meta["params"], params, name)
     except ValueError as exc:
