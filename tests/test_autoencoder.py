@@ -153,3 +153,16 @@ def test_anomaly_config_mistakes(anomalous, message, cli, tmp_path):
         )
     )
     assert_user_error(cli("run", cfg, "--runs-dir", tmp_path / "runs", "-q"), message)
+
+
+def test_deep_clustering_pretrains_then_clusters(tmp_path):
+    raw = {
+        "task": "clustering",
+        "data": {"dataset": "digits", "batch_size": 32},
+        "model": {"name": "dec", "hidden": [64], "latent": 8, "pretrain": 0.5},
+        "train": {"epochs": 16, "optimizer": {"name": "adam", "lr": 0.002}},
+    }
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    assert bool(run.model.initialised) and run.model.centroids.abs().sum() > 0
+    test = run.metrics["test"]
+    assert test["dec_ari"] > 0.4 and test["dec_nmi"] > 0.5

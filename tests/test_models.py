@@ -8,6 +8,7 @@ import torch
 from deepworks.data.schema import Schema
 from deepworks.errors import ModelError
 from deepworks.models import MODELS, build_model
+from deepworks.models.registry import SUPERVISED
 
 IMAGE_SCHEMAS = {
     "gray-8x8": Schema("image", "classification", (1, 8, 8), "label", classes=list("0123456789")),
@@ -55,7 +56,7 @@ def test_model_adapts_to_data_and_trains_one_step(name, schema_key):
         schema_key
     ) or IMAGE_SCHEMAS[schema_key]
     tasks = MODELS.entry(name).meta["tasks"]
-    reconstructs = "autoencoder" in tasks or "som" in tasks  # output shaped like the input
+    reconstructs = not set(tasks) & set(SUPERVISED)  # unsupervised: output shaped like input
     if schema.task not in tasks:
         schema = dataclasses.replace(schema, task=tasks[0])
     model = build_model(name, {}, schema)

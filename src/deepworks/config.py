@@ -220,6 +220,7 @@ class ExperimentConfig(_Section):
         "autoencoder",
         "anomaly",
         "som",
+        "clustering",
     ] = "auto"
     data: DataConfig
     model: ModelConfig

@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 Modality = Literal["table", "image", "text", "series"]
 TaskKind = Literal[
-    "classification", "regression", "forecast", "language-model", "autoencoder", "anomaly", "som"
+    "classification",
+    "regression",
+    "forecast",
+    "language-model",
+    "autoencoder",
+    "anomaly",
+    "som",
+    "clustering",
 ]
 
 

@@ -130,3 +130,37 @@ register_model(
     "convolutional autoencoder",
     tasks=UNSUPERVISED,
 )(lambda s, p: ConvAutoencoder(s.input_shape, p))
+
+
+@dataclass
+class DECParams(AutoencoderParams):
+    clusters: int | None = None  # default: the number of classes, else 10
+    pretrain: float = 0.5  # share of the run spent as a plain autoencoder
+    alpha: float = 1.0  # Student-t degrees of freedom of the soft assignment
+
+
+class DeepEmbeddedClustering(DenseAutoencoder):
+    """An autoencoder whose code space also holds cluster centres (DEC / IDEC)."""
+
+    def __init__(self, shape: tuple[int, ...], p: DECParams, clusters: int) -> None:
+        super().__init__(shape, p, p.latent)
+        self.alpha, self.pretrain = p.alpha, p.pretrain
+        self.centroids = nn.Parameter(torch.zeros(clusters, p.latent))
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("pretrain_steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
+    def soft_assign(self, code: torch.Tensor) -> torch.Tensor:
+        """q_ij ∝ (1 + |z_i − μ_j|² / α)^(−(α+1)/2): a Student-t kernel around each centre."""
+        d2 = torch.cdist(code, self.centroids).pow(2)
+        q = (1 + d2 / self.alpha).pow(-(self.alpha + 1) / 2)
+        return q / q.sum(1, keepdim=True)
+
+
+register_model(
+    "dec", DECParams, ("table", "image"), "deep embedded clustering (IDEC)", tasks=("clustering",)
+)(
+    lambda s, p: DeepEmbeddedClustering(
+        s.input_shape, p, p.clusters or (len(s.classes) if s.classes else 10)
+    )
+)

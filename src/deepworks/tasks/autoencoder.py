@@ -150,3 +150,54 @@ class AnomalyDetection(Autoencoder):
                 "f1_at_threshold": float(f),
             }
         return out
+
+
+@register_task("clustering")
+class DeepClustering(Autoencoder):
+    """Deep embedded clustering (IDEC): pretrain as an autoencoder, start the centres with
+    k-means on all training codes, then sharpen the soft assignments (KL to DEC's target
+    distribution) while still reconstructing, so the code keeps the data's structure."""
+
+    kl_weight = 0.1
+
+    def on_fit_start(self, model: nn.Module, total_steps: int, train: Any = None) -> None:
+        self.train_x = train.x
+        if not bool(model.initialised):
+            model.pretrain_steps.fill_(int(total_steps * model.pretrain))
+
+    def training_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x = batch[0]
+        if int(model.step) == int(model.pretrain_steps) and not bool(model.initialised):
+            self._init_centroids(model)
+        model.step += 1
+        loss = F.mse_loss(model(x), x)
+        if not bool(model.initialised):
+            return loss
+        q = model.soft_assign(model.encode(x))
+        p = q.pow(2) / q.sum(0)  # DEC's target: sharpened, normalised by cluster size
+        p = (p / p.sum(1, keepdim=True)).detach()
+        return loss + self.kl_weight * F.kl_div(q.log(), p, reduction="batchmean")
+
+    def _init_centroids(self, model: nn.Module) -> None:
+        from sklearn.cluster import KMeans
+
+        codes = self.codes(model, self.train_x).numpy()
+        k = model.centroids.shape[0]
+        centres = KMeans(k, n_init=10, random_state=0).fit(codes).cluster_centers_
+        with torch.no_grad():
+            model.centroids.copy_(torch.as_tensor(centres, dtype=torch.float32))
+        model.initialised.fill_(True)
+        model.train()
+
+    def clustering(self, model: nn.Module, data: Any, seed: int = 0) -> dict[str, float]:
+        """k-means on the codes as for any autoencoder, plus the model's own clusters."""
+        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+        out = super().clustering(model, data, seed)
+        if self.schema.classes:
+            with torch.inference_mode():
+                own = model.soft_assign(self.codes(model, data.x)).argmax(1).numpy()
+            labels = data.y.numpy()
+            out["dec_ari"] = float(adjusted_rand_score(labels, own))
+            out["dec_nmi"] = float(normalized_mutual_info_score(labels, own))
+        return out

@@ -46,7 +46,7 @@ class SelfOrganizing(Task):
     lower_is_better = frozenset({"loss", "quantization_error", "topographic_error"})
     epoch_metrics = frozenset({"quantization_error", "topographic_error"})
 
-    def on_fit_start(self, model: nn.Module, total_steps: int) -> None:
+    def on_fit_start(self, model: nn.Module, total_steps: int, train: Any = None) -> None:
         model.total_steps.fill_(max(total_steps, 1))
 
     def configure_optimizers(self, model, build):

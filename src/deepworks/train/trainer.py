@@ -118,7 +118,7 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train) / self.batch_size)
 
         if hasattr(task, "on_fit_start"):  # e.g. a schedule that needs the run's length
-            task.on_fit_start(model, steps_per_epoch * cfg.epochs)
+            task.on_fit_start(model, steps_per_epoch * cfg.epochs, train)
         optimizers = task.configure_optimizers(model, lambda p: build_optimizer(p, cfg.optimizer))
         schedulers = (
             [build_scheduler(o, cfg.scheduler, steps_per_epoch, cfg.epochs) for o in optimizers]
