@@ -231,11 +231,12 @@ def models() -> None:
 
     from deepworks.models import MODELS
 
-    table = Table("name", "data", "parameters (defaults)", "what")
+    table = Table("name", "data", "tasks", "parameters (defaults)", "what")
     for e in MODELS:
         defaults = dataclasses.asdict(e.meta["params"]())
         params = ", ".join(f"{k}={v}" for k, v in defaults.items())
-        table.add_row(e.name, "/".join(e.meta["modalities"]), params, e.help)
+        tasks = ", ".join(e.meta["tasks"])
+        table.add_row(e.name, "/".join(e.meta["modalities"]), tasks, params, e.help)
     _console().print(table)
 
 

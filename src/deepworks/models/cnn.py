@@ -57,6 +57,8 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("cnn", CNNParams, ("image",), "small ConvNet for images of any size")
+@register_model(
+    "cnn", CNNParams, ("image",), "small ConvNet for images of any size", tasks=("classification",)
+)
 def cnn(schema: Schema, p: CNNParams) -> nn.Module:
     return CNN(schema.input_shape, schema.n_outputs, p)

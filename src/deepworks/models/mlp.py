@@ -41,6 +41,12 @@ class MLP(nn.Module):
         return self.head(self.features(x))
 
 
-@register_model("mlp", MLPParams, ("table", "image", "series"), "dense layers, flattened input")
+@register_model(
+    "mlp",
+    MLPParams,
+    ("table", "image", "series"),
+    "dense layers, flattened input",
+    tasks=("classification", "regression", "forecast"),
+)
 def mlp(schema: Schema, p: MLPParams) -> nn.Module:
     return MLP(math.prod(schema.input_shape), schema.n_outputs, p)

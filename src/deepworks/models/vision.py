@@ -76,6 +76,6 @@ for _name, _builder, _min, _kw in [
     ("mobilenet_v2", tvm.mobilenet_v2, 32, {}),
     ("inception_v3", tvm.inception_v3, 75, {"aux_logits": False, "init_weights": True}),
 ]:
-    register_model(_name, VisionParams, ("image",), f"torchvision {_name}")(
-        _vision(_builder, _min, **_kw)
-    )
+    register_model(
+        _name, VisionParams, ("image",), f"torchvision {_name}", tasks=("classification",)
+    )(_vision(_builder, _min, **_kw))
