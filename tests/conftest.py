@@ -58,3 +58,20 @@ def assert_user_error(result: CLIResult, *fragments: str) -> None:
     assert "Traceback" not in result.err + result.out
     for fragment in fragments:
         assert fragment in result.err, (fragment, result.err)
+
+
+class Killed(Exception):
+    """Stands in for a SIGKILL in in-process resume tests."""
+
+
+def trainer_killed_when(condition):
+    """A Trainer subclass that dies right after the checkpoint where ``condition(state)``."""
+    from deepworks.train.trainer import Trainer
+
+    class KilledTrainer(Trainer):
+        def _save(self, *args):
+            super()._save(*args)
+            if condition(self.state):
+                raise Killed
+
+    return KilledTrainer

@@ -9,6 +9,7 @@ import torch
 import deepworks
 from deepworks.data.schema import Schema
 from deepworks.models import build_model
+from tests.conftest import Killed, trainer_killed_when
 
 
 def test_kohonen_update_pulls_the_winner_and_its_neighbours():
@@ -19,10 +20,11 @@ def test_kohonen_update_pulls_the_winner_and_its_neighbours():
     x = torch.tensor([[5.0, 5.0]])
     winner = int(som.bmu(x))
     som.update(x)
-    moved = (som.weights - before).norm(dim=1)
-    far = (som.grid - som.grid[winner]).abs().amax(1) > 1
+    # The share of the way to x each unit travels: 1 at the winner, h(grid distance) elsewhere.
+    share = (som.weights - before).norm(dim=1) / (x - before).norm(dim=1)
+    d2 = (som.grid - som.grid[winner]).pow(2).sum(1)
     assert torch.allclose(som.weights[winner], x[0])  # lr 1, h = 1 at the winner
-    assert (moved[~far] > 0).all() and moved[far].max() < moved[winner]
+    assert torch.allclose(share, torch.exp(-d2 / 2), atol=1e-5)  # sigma 1
 
 
 @pytest.fixture(scope="module")
@@ -81,17 +83,9 @@ def test_a_killed_som_resumes_to_the_same_map(tmp_path):
         trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=resume)
         return model
 
-    class Stop(Exception):
-        pass
-
-    class StopAfterTwo(Trainer):
-        def _save(self, *args):
-            super()._save(*args)
-            if self.state.epoch == 2:
-                raise Stop
-
+    StopAfterTwo = trainer_killed_when(lambda state: state.epoch == 2)
     full = fit(Trainer, tmp_path / "a")
-    with pytest.raises(Stop):
+    with pytest.raises(Killed):
         fit(StopAfterTwo, tmp_path / "b")
     resumed = fit(Trainer, tmp_path / "b", resume=True)
     assert torch.equal(full.weights, resumed.weights)

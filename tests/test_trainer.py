@@ -13,7 +13,7 @@ from deepworks.tasks import get_task
 from deepworks.train.checkpoint import write_json
 from deepworks.train.optim import OPTIMIZERS, SCHEDULERS
 from deepworks.train.trainer import Trainer, make_loader
-from tests.conftest import tiny_config
+from tests.conftest import Killed, tiny_config, trainer_killed_when
 
 
 def _fit(raw: dict, seed: int = 0, **trainer_kw):
@@ -119,15 +119,7 @@ def test_resume_mid_epoch_in_process_gives_identical_weights(tmp_path):
     raw["model"]["dropout"] = 0.3  # dropout draws from the RNG: resume must restore it
     full = _fit(raw, checkpoint_dir=tmp_path / "full")[0].state_dict()
 
-    class Killed(Exception):
-        pass
-
-    class KillAtStep4(Trainer):
-        def _save(self, *args):
-            super()._save(*args)
-            if self.state.global_step == 4:
-                raise Killed
-
+    KillAtStep4 = trainer_killed_when(lambda state: state.global_step == 4)
     cfg = load_config(raw)
     bundle = load_data(cfg.data)
 

@@ -3,33 +3,42 @@
 >>> import deepworks
 >>> run = deepworks.run("examples/digits.yaml")           # doctest: +SKIP
 >>> deepworks.load(run.path).predict("some_digit.png")    # doctest: +SKIP
+
+The public names are imported on first use (PEP 562), so `import deepworks` and the CLI's
+start-up do not pay for torch, torchvision and scikit-learn until something needs them.
 """
 
-from deepworks.config import ExperimentConfig, load_config
-from deepworks.data import load_data
-from deepworks.errors import DeepworksError
-from deepworks.estimators import DeepClassifier, DeepRegressor
-from deepworks.experiment import resume, run
-from deepworks.models import build_model
-from deepworks.predict import Run, load
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DeepClassifier",
-    "DeepRegressor",
-    "DeepworksError",
-    "ExperimentConfig",
-    "Run",
-    "build_model",
-    "load",
-    "load_config",
-    "load_data",
-    "resume",
-    "run",
-]
+_PUBLIC = {
+    "DeepClassifier": "deepworks.estimators",
+    "DeepRegressor": "deepworks.estimators",
+    "DeepworksError": "deepworks.errors",
+    "ExperimentConfig": "deepworks.config",
+    "Run": "deepworks.predict",
+    "build_model": "deepworks.models",
+    "load": "deepworks.predict",
+    "load_config": "deepworks.config",
+    "load_data": "deepworks.data",
+    "resume": "deepworks.experiment",
+    "run": "deepworks.experiment",
+}
+__all__ = [*sorted(_PUBLIC), "evaluate"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'deepworks' has no attribute {name!r}")
 
 
 def evaluate(run_ref, data=None, runs_dir="runs"):
     """Metrics of a finished run on its test split, or on new labelled data."""
+    from deepworks.predict import load
+
     return load(run_ref, runs_dir).evaluate(data)

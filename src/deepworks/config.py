@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from deepworks.errors import ConfigError, DeepworksError, did_you_mean
+from deepworks.kinds import TaskChoice
 
 
 class _Section(BaseModel):
@@ -211,17 +212,7 @@ class ExperimentConfig(_Section):
 
     name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
     seed: int = 0
-    task: Literal[
-        "auto",
-        "classification",
-        "regression",
-        "forecast",
-        "language-model",
-        "autoencoder",
-        "anomaly",
-        "som",
-        "clustering",
-    ] = "auto"
+    task: TaskChoice = "auto"
     data: DataConfig
     model: ModelConfig
     train: TrainConfig = TrainConfig()

@@ -150,8 +150,6 @@ def _train_and_evaluate(
             folder.path / "confusion_matrix.png",
             "test confusion matrix",
         )
-    if schema.task == "forecast":
-        _plot_forecast(model, task, bundle, folder)
     folder.update_info(
         status="completed",
         finished=_now(),
@@ -162,17 +160,6 @@ def _train_and_evaluate(
         stopped_early=state.stopped_early,
     )
     return load(folder.path)
-
-
-def _plot_forecast(model, task, bundle: DataBundle, folder: RunFolder) -> None:
-    import torch
-
-    x, y = bundle.test.x, bundle.test.y
-    with torch.inference_mode():
-        model.eval()
-        forecast = task.predict(model, x)["forecast"].numpy()
-    naive = task.seasonal_naive(x).numpy()
-    plots.forecast(y.numpy(), forecast, naive, folder.path / "forecast.png", "test span")
 
 
 def _now() -> str:

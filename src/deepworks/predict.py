@@ -234,14 +234,8 @@ class Run:
                     f"{path}: no label column `{self.schema.target}` to evaluate against"
                 )
             ids, values = self.encoder.arrays(frame, str(path))
-            labels = (
-                frame.groupby(self.encoder.id, sort=False)[self.schema.target].first().loc[ids]
-                if self.encoder.layout == "long"
-                else frame[self.schema.target]
-            )
-            return TensorData(
-                self.encoder.tensor(values), self._targets(labels.to_numpy(), str(path))
-            )
+            labels = self.encoder.labels(frame, self.schema.target, ids, str(path))
+            return TensorData(self.encoder.tensor(values), self._targets(labels, str(path)))
         if isinstance(self.encoder, TextEncoder) and self.schema.task == "language-model":
             texts = self.encoder.texts_of(read_table(path), str(path))
             return chunk_texts(self.encoder, texts, str(path))

@@ -35,9 +35,8 @@ class Registry(Generic[T]):
         def decorator(obj: T) -> T:
             if name in self._entries:
                 raise ValueError(f"{self.kind} `{name}` is registered twice")
-            doc = help or (getattr(obj, "__doc__", None) or "").strip().splitlines()[0:1]
-            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
-            self._entries[name] = Entry(name, obj, text, meta)
+            first_doc_line = ((getattr(obj, "__doc__", None) or "").strip().splitlines() or [""])[0]
+            self._entries[name] = Entry(name, obj, help or first_doc_line, meta)
             return obj
 
         return decorator

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Modality = Literal["table", "image", "text", "series"]
-TaskKind = Literal[
-    "classification",
-    "regression",
-    "forecast",
-    "language-model",
-    "autoencoder",
-    "anomaly",
-    "som",
-    "clustering",
-]
+from deepworks.kinds import Modality, TaskKind
 
 
 @dataclass

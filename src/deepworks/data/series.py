@@ -180,13 +180,6 @@ class SeriesSetEncoder:
                 raise DataError(f"{origin}: no column `{column}`.{hint}")
         return cls(s.layout, columns, 0, s.id, s.time)
 
-    def groups(self, frame: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
-        if self.layout == "wide":
-            return [(i, frame.loc[[i]]) for i in frame.index]
-        if self.time and self.time in frame.columns:
-            frame = frame.sort_values([self.id, self.time])
-        return list(frame.groupby(self.id, sort=False))
-
     def arrays(self, frame: pd.DataFrame, origin: str) -> tuple[list[Any], np.ndarray]:
         """(ids, values (N, length, F)); gaps and unequal lengths are errors."""
         numeric = np.stack(
@@ -215,6 +208,22 @@ class SeriesSetEncoder:
             )
         return ids, np.stack(series)
 
+    def labels(self, frame: pd.DataFrame, target: str, ids: list[Any], origin: str) -> np.ndarray:
+        """One label per series, in the order of ``ids``; empty or changing labels are errors."""
+        if self.layout == "wide":
+            raw = frame.loc[ids, target].to_numpy()
+        else:
+            per_series = frame.groupby(self.id, sort=False)[target].agg(
+                lambda v: v.iloc[0] if v.nunique() == 1 else None
+            )
+            raw = per_series.loc[ids].to_numpy()
+        if pd.isna(raw).any():
+            raise DataError(
+                f"{origin}: each series needs one label; `{target}` is empty or changes "
+                "within some series"
+            )
+        return raw
+
     def tensor(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor((values - np.asarray(self.mean)) / np.asarray(self.std)).float()
 
@@ -227,23 +236,7 @@ def series_classification_bundle(src, task: str, cfg: DataConfig, seed: int):
 
     encoder = SeriesSetEncoder.infer(src.frame, src.target, cfg.series, src.origin)
     ids, values = encoder.arrays(src.frame, src.origin)
-    labels_by_series = (
-        src.frame[src.target]
-        if encoder.layout == "wide"
-        else src.frame.groupby(encoder.id, sort=False)[src.target].agg(
-            lambda v: v.iloc[0] if v.nunique() == 1 else None
-        )
-    )
-    raw = (
-        labels_by_series.loc[ids].to_numpy()
-        if encoder.layout == "long"
-        else labels_by_series.to_numpy()
-    )
-    if pd.isna(raw).any():
-        raise DataError(
-            f"{src.origin}: each series needs one label; `{src.target}` is empty or changes "
-            "within some series"
-        )
+    raw = encoder.labels(src.frame, src.target, ids, src.origin)
     if task != "classification":
         raise DataError(f"{src.origin}: labelled series support classification, not {task}")
     labels, classes = _encode_labels(raw, src.origin, src.target)

@@ -142,7 +142,7 @@ class TextEncoder:
         return check_texts(frame[self.text_column], origin, self.text_column)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return asdict(self)  # fields only: the cached tokenizer and lookup are not saved
 
 
 def load_hf_tokenizer(name: str) -> Any:

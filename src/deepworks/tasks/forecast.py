@@ -12,6 +12,8 @@ what the model learned, instead of pushing its inputs into values it never saw.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -88,6 +90,17 @@ class Forecast(Task):
                 divide = scale if name == "mase" else 1.0
                 factories[prefix + name] = _picking(make, which, divide)
         return factories
+
+    def plots(self, model: nn.Module, bundle: Any, folder: Path) -> None:
+        """forecast.png: model and seasonal-naive forecasts over the test span vs actual."""
+        from deepworks.evaluate import plots
+
+        x, y = bundle.test.x, bundle.test.y
+        with torch.inference_mode():
+            model.eval()
+            forecast = self.predict(model, x)["forecast"].numpy()
+        naive = self.seasonal_naive(x).numpy()
+        plots.forecast(y.numpy(), forecast, naive, folder / "forecast.png", "test span")
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mean, std = self._scale()

@@ -29,7 +29,7 @@ class ProgressBar:
         self._progress: Progress | None = None
         self._task = None
         self._start = time.perf_counter()
-        self._first_step: int | None = None
+        self._first_step = 0  # a resumed run starts part-way: see start_at
 
     def __enter__(self) -> ProgressBar:
         if self.live:
@@ -60,8 +60,6 @@ class ProgressBar:
             return
         if not self.enabled:
             return
-        if self._first_step is None:  # a resumed run starts part-way
-            self._first_step = 0
         elapsed = time.perf_counter() - self._start
         rate = elapsed / max(completed - self._first_step, 1)
         eta = rate * (self.total - completed)

@@ -204,23 +204,22 @@ class Trainer:
 
     def _step(self, model, task, batch, optimizers, schedulers) -> float:
         if not task.automatic_optimization:
-            logs = task.training_step(model, batch, optimizers)  # type: ignore[call-arg]
-            value = float(logs["loss"])
-        else:
-            optimizer = optimizers[0]
-            optimizer.zero_grad(set_to_none=True)
-            loss = task.training_step(model, batch)
-            value = loss.item()
+            value = float(task.training_step(model, batch, optimizers)["loss"])  # type: ignore[call-arg]
             if not math.isfinite(value):
-                self._diverged(value, optimizer)
-            loss.backward()
-            if self.cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
-            optimizer.step()
-            for s in schedulers:
-                s.step()
-        if not math.isfinite(value):
-            self._diverged(value, optimizers[0] if optimizers else None)
+                self._diverged(value, optimizers[0] if optimizers else None)
+            return value
+        optimizer = optimizers[0]
+        optimizer.zero_grad(set_to_none=True)
+        loss = task.training_step(model, batch)
+        value = loss.item()
+        if not math.isfinite(value):  # before the step: the weights stay the last good ones
+            self._diverged(value, optimizer)
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
+        optimizer.step()
+        for s in schedulers:
+            s.step()
         return value
 
     def _diverged(self, value: float, optimizer) -> None:
