@@ -156,21 +156,52 @@ def embed(
 @app.command()
 def generate(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
-    prompt: Annotated[str, typer.Option(help="Text to continue.")] = "",
-    length: Annotated[int, typer.Option(help="Tokens to generate.")] = 200,
+    n: Annotated[int, typer.Option("--n", help="GAN: how many images.")] = 64,
+    label: Annotated[str | None, typer.Option(help="Conditional GAN: the class to draw.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="GAN: the PNG grid.")] = Path(
+        "generated.png"
+    ),
+    judge: Annotated[
+        str | None, typer.Option(help="GAN: a classification run that checks the samples.")
+    ] = None,
+    prompt: Annotated[str, typer.Option(help="Language model: text to continue.")] = "",
+    length: Annotated[int, typer.Option(help="Language model: tokens to generate.")] = 200,
     temperature: Annotated[float, typer.Option(help="Below 1: safer; above 1: wilder.")] = 1.0,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Sample from the k best.")] = None,
-    samples: Annotated[int, typer.Option(help="How many continuations.")] = 1,
+    samples: Annotated[int, typer.Option(help="Language model: how many texts.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Seed, for repeatable samples.")] = None,
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
-    """Generate text with a language-model run."""
+    """Generate images with a GAN run, or text with a language-model run."""
     from deepworks.predict import load
 
     run = load(run_id, runs_dir)
+    if run.task.generates == "images":
+        _generate_images(run, n, label, output, judge, seed, runs_dir)
+        return
     for i in range(samples):
         text = run.generate(prompt, length, temperature, top_k, None if seed is None else seed + i)
         print(text if samples == 1 else f"--- sample {i + 1}\n{text}")
+
+
+def _generate_images(run, n, label, output, judge, seed, runs_dir) -> None:
+    import torch
+    from torchvision.utils import save_image
+
+    images, asked = run.generate_images(n, label, seed)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_image(torch.from_numpy(images), output, nrow=min(n, 8), padding=1)
+    print(f"wrote {n} images to {output}")
+    if judge:
+        from deepworks.predict import load
+
+        seen = load(judge, runs_dir).predict(images)["prediction"].astype(str)
+        if any(asked):
+            hits = sum(s == a for s, a in zip(seen, asked, strict=True))
+            print(f"run {judge} recognizes {hits}/{n} ({hits / n:.1%}) as the requested class")
+        else:
+            counts = seen.value_counts().sort_index()
+            print(f"run {judge} sees: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
 @runs_app.callback()

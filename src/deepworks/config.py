@@ -162,6 +162,9 @@ class OptimizerConfig(_Section):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0, description="SGD only.")
+    betas: tuple[float, float] = Field(
+        (0.9, 0.999), description="Adam / AdamW; GANs train better with [0.5, 0.999]."
+    )
 
     @field_validator("name")
     @classmethod

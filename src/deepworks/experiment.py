@@ -35,6 +35,16 @@ class _LogEpochs(Callback):
         self.folder.append_metrics(record)
 
 
+class _EpochFigures(Callback):
+    """Let the task draw its per-epoch figures (a GAN's sample grid) into the run folder."""
+
+    def __init__(self, task, model: torch.nn.Module, folder: Path) -> None:
+        self.task, self.model, self.folder = task, model, folder
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, float]) -> None:
+        self.task.epoch_figures(self.model, int(record["epoch"]), self.folder)
+
+
 def run(
     config: str | Path | dict[str, Any] | ExperimentConfig,
     *,
@@ -110,6 +120,9 @@ def _train_and_evaluate(
     schema = bundle.schema
     model = build_model(cfg.model.name, cfg.model.params, schema)
     task = get_task(schema)
+    callbacks: list[Callback] = [_LogEpochs(folder)]
+    if hasattr(task, "epoch_figures"):
+        callbacks.append(_EpochFigures(task, model, folder.path / "samples"))
     trainer = Trainer(
         cfg.train,
         cfg.seed,
@@ -117,7 +130,7 @@ def _train_and_evaluate(
         eval_batch_size=cfg.data.eval_batch_size,
         num_workers=cfg.data.num_workers,
         checkpoint_dir=folder.checkpoints,
-        callbacks=[_LogEpochs(folder)],
+        callbacks=callbacks,
         progress=progress,
     )
     try:

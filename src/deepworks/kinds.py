@@ -12,6 +12,8 @@ TaskKind = Literal[
     "anomaly",
     "som",
     "clustering",
+    "gan",
+    "conditional-gan",
 ]
 
 # What `task:` accepts in a config: a task, or `auto` to take the data's natural one.

@@ -61,10 +61,11 @@ class Run:
         >>> run = deepworks.load("runs/my-run")  # doctest: +SKIP
         >>> run.predict(pd.read_csv("new_rows.csv"))  # doctest: +SKIP
         """
-        if self.schema.task == "language-model":
+        if self.task.generates:
             raise RunError(
-                f"run {self.folder.id} is a language model: it generates text "
-                f"(`deepworks generate {self.folder.id} --prompt ...`) rather than predicting"
+                f"run {self.folder.id} is a {self.schema.task} model: it generates "
+                f"{self.task.generates} (`deepworks generate {self.folder.id}`) rather than "
+                "predicting"
             )
         ids, batches = self._encode(inputs)
         parts = [self._forward(x) for x in batches]
@@ -183,7 +184,7 @@ class Run:
 
         >>> deepworks.load("runs/chars").generate("this tea ", temperature=0.7)  # doctest: +SKIP
         """
-        if not hasattr(self.task, "generate"):
+        if self.task.generates != "text":
             raise RunError(
                 f"run {self.folder.id} is a {self.schema.task} model; only language-model runs "
                 "generate text"
@@ -199,6 +200,42 @@ class Run:
         )
         text = encoder.detokenize(out).replace("<eos>", "\n")
         return prompt + ("" if encoder.level == "char" or not prompt else " ") + text
+
+    def generate_images(
+        self, n: int = 64, label: str | None = None, seed: int | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """``n`` new images (N, C, H, W) in [0, 1] from a GAN run, and the class each was asked
+        to be (conditional GANs: ``label``, or the classes in turn; otherwise empty strings).
+
+        >>> run = deepworks.load("runs/digits-cgan")  # doctest: +SKIP
+        >>> images, labels = run.generate_images(16, "3")  # doctest: +SKIP
+        """
+        if self.task.generates != "images":
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only GAN runs generate images"
+            )
+        if n < 1:
+            raise DataError(f"asked for {n} images; ask for at least 1")
+        classes = self.schema.classes or []
+        index = None
+        if label is not None:
+            if not self.task.conditional:
+                raise DataError(
+                    f"run {self.folder.id} is an unconditional GAN: it cannot be asked for a "
+                    "class. Drop the label, or train with `task: conditional-gan`"
+                )
+            if str(label) not in classes:
+                from deepworks.errors import did_you_mean
+
+                raise DataError(
+                    f"no class `{label}` in run {self.folder.id}."
+                    f"{did_you_mean(str(label), classes)} Classes: {', '.join(classes)}."
+                )
+            index = classes.index(str(label))
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        images, labels = self.task.sample(self.model, n, index, generator)
+        names = [classes[i] for i in labels.tolist()] if self.task.conditional else [""] * n
+        return images.numpy(), names
 
     # ------------------------------------------------------------------------ evaluate
     def evaluate(self, data: str | Path | None = None) -> dict[str, Any]:

@@ -283,11 +283,9 @@ def anomaly_bundle(labelled: DataBundle, cfg: DataConfig) -> DataBundle:
 def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
     if task == "anomaly":
         return anomaly_bundle(build_bundle(source, "classification", cfg, seed), cfg)
-    if task in (
-        "autoencoder",
-        "som",
-        "clustering",
-    ):  # no labels used; any stay for colouring and ARI
+    if task in ("autoencoder", "som", "clustering", "gan", "conditional-gan"):
+        # labels are not learned from: they colour plots, score clusters, judge samples
+        # (a conditional GAN also conditions on them)
         natural = DATASETS.entry(cfg.dataset).meta["task"]
         labelled = infer_task(source, cfg, "auto") if natural is None else natural
         bundle = build_bundle(source, labelled, cfg, seed)

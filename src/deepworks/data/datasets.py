@@ -50,6 +50,12 @@ class ImageFileData(Dataset):
         return torch.stack(xs), self.y[torch.as_tensor(indices)]
 
 
+def first_rows(data: Dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``limit`` (default: all) examples of a dataset as two tensors."""
+    n = len(data) if limit is None else min(len(data), limit)
+    return data.__getitems__(list(range(n)))  # type: ignore[attr-defined]
+
+
 def collate_batch(batch):
     """Batches arrive already stacked from ``__getitems__``; pass them through."""
     return batch

@@ -1,4 +1,5 @@
-"""Plots people would rather see than read: learning curves and the confusion matrix."""
+"""Plots people would rather see than read: learning curves, confusion matrices, embeddings,
+forecasts, maps and what a classifier sees in generated samples."""
 
 from __future__ import annotations
 
@@ -129,6 +130,39 @@ def som_maps(u_matrix: np.ndarray, hits: np.ndarray, path: Path) -> Path:
         image = ax.imshow(values, cmap=cmap)
         ax.set(title=title, xlabel="column", ylabel="row")
         fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def judged_samples(
+    guess: np.ndarray, requested: np.ndarray | None, classes: list[str], path: Path
+) -> Path:
+    """What a classifier of the real data sees in generated samples.
+
+    Conditional: per requested class, the share it recognizes as that class. Otherwise: how the
+    samples spread over the classes (a generator that collapses onto a few shows it here).
+    """
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * k + 2), 4))
+    if requested is not None:
+        share = [float((guess[requested == i] == i).mean()) for i in range(k)]
+        ax.bar(range(k), share, color="tab:green")
+        overall = float((guess == requested).mean())
+        ax.axhline(overall, color="black", ls="--", lw=1, label=f"all: {overall:.1%}")
+        ax.set(ylim=(0, 1), ylabel="recognized as requested", xlabel="requested class")
+        ax.set_title("conditional samples recognized by a classifier of the real data")
+        ax.legend(loc="lower right")
+    else:
+        counts = np.bincount(guess, minlength=k) / max(len(guess), 1)
+        ax.bar(range(k), counts, color="tab:blue")
+        ax.axhline(1 / k, color="black", ls="--", lw=1, label="uniform")
+        ax.set(ylabel="share of samples", xlabel="class the classifier sees")
+        ax.set_title("generated samples by class, as a classifier of the real data sees them")
+        ax.legend(loc="lower right")
+    ax.set_xticks(range(k), classes)
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

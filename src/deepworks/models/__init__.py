@@ -3,6 +3,7 @@
 from deepworks.models import (  # noqa: F401  (registers the families)
     autoencoder,
     cnn,
+    gan,
     mlp,
     recurrent,
     som,

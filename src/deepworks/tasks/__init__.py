@@ -3,6 +3,7 @@
 from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     autoencoder,
     forecast,
+    gan,
     language_model,
     som,
     supervised,

@@ -28,6 +28,8 @@ class Task:
     automatic_optimization: bool = True
     # Metrics where lower is better; every other metric is maximized.
     lower_is_better: frozenset[str] = frozenset({"loss"})
+    # What a generative task makes instead of predictions ("text", "images"); None: it predicts.
+    generates: str | None = None
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema

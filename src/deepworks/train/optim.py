@@ -27,12 +27,12 @@ def sgd(params: Iterable, cfg: OptimizerConfig) -> Optimizer:
 
 @OPTIMIZERS.register("adam", help="Adam")
 def adam(params: Iterable, cfg: OptimizerConfig) -> Optimizer:
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
 
 @OPTIMIZERS.register("adamw", help="Adam with decoupled weight decay")
 def adamw(params: Iterable, cfg: OptimizerConfig) -> Optimizer:
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
 
 @SCHEDULERS.register("cosine", help="cosine decay to zero over the whole run")
