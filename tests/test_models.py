@@ -27,9 +27,23 @@ TEXT_SCHEMA = Schema(
 SERIES_SCHEMA = Schema(
     "series", "forecast", (16, 3), "v", encoder={"season": 4}, horizon=5, target_scale=(0.0, 1.0)
 )
+RATINGS_SCHEMA = Schema(
+    "ratings",
+    "recommendation",
+    (2,),
+    "rating",
+    encoder={"users": ["u1", "u2"], "items": ["a", "b", "c"]},
+    target_scale=(3.5, 1.0),
+)
+SCHEMAS = {"table": TABLE_SCHEMA, "text": TEXT_SCHEMA, "series": SERIES_SCHEMA}
+SCHEMAS |= {"ratings": RATINGS_SCHEMA, **IMAGE_SCHEMAS}
 
 
-def _inputs(schema: Schema) -> torch.Tensor:
+def _inputs(schema: Schema, model: torch.nn.Module) -> torch.Tensor:
+    if hasattr(model, "noise"):  # a generator draws from noise
+        return model.noise(2)
+    if schema.modality == "ratings":  # (user, item) index pairs
+        return torch.tensor([[1, 3], [2, 1]])
     if schema.modality == "text":  # token ids, right-padded with 0, of different lengths
         x = torch.randint(1, 32, (2, *schema.input_shape))
         x[0, 5:] = 0
@@ -44,7 +58,7 @@ def _cases():
                 yield pytest.param(entry.name, key, id=f"{entry.name}-{key}")
         if "table" in entry.meta["modalities"]:
             yield pytest.param(entry.name, "table", id=f"{entry.name}-table")
-        for modality in ("text", "series"):
+        for modality in ("text", "series", "ratings"):
             if modality in entry.meta["modalities"]:
                 yield pytest.param(entry.name, modality, id=f"{entry.name}-{modality}")
 
@@ -52,17 +66,18 @@ def _cases():
 @pytest.mark.parametrize(("name", "schema_key"), list(_cases()))
 def test_model_adapts_to_data_and_trains_one_step(name, schema_key):
     torch.manual_seed(0)
-    schema = {"table": TABLE_SCHEMA, "text": TEXT_SCHEMA, "series": SERIES_SCHEMA}.get(
-        schema_key
-    ) or IMAGE_SCHEMAS[schema_key]
+    schema = SCHEMAS[schema_key]
     tasks = MODELS.entry(name).meta["tasks"]
-    reconstructs = not set(tasks) & set(SUPERVISED)  # unsupervised: output shaped like input
     if schema.task not in tasks:
         schema = dataclasses.replace(schema, task=tasks[0])
     model = build_model(name, {}, schema)
-    x = _inputs(schema)
-    out = model(x)
-    assert out.shape == (x.shape if reconstructs else (2, schema.n_outputs))
+    out = model(_inputs(schema, model))
+    if schema.task in SUPERVISED:
+        assert out.shape == (2, schema.n_outputs)
+    elif schema.task == "recommendation":  # a rating and a pick logit per pair
+        assert out.shape == (2, 2)
+    else:  # reconstructions and generated images are shaped like the data
+        assert out.shape == (2, *schema.input_shape)
     if not any(p.requires_grad for p in model.parameters()):
         return  # learns without gradients (som): its own tests cover the update
     before = [p.detach().clone() for p in model.parameters()]

@@ -204,6 +204,25 @@ def _generate_images(run, n, label, output, judge, seed, runs_dir) -> None:
             print(f"run {judge} sees: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
+@app.command()
+def recommend(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    user: Annotated[str, typer.Option(help="The user's id, as in the ratings data.")],
+    k: Annotated[int, typer.Option("--k", help="How many items.")] = 10,
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """The top-k items for a user from a recommendation run (never one they already rated)."""
+    from deepworks.predict import load
+
+    frame = load(run_id, runs_dir).recommend(user, k)
+    table = Table(title=f"top {len(frame)} for user {user}")
+    for column in frame.columns:
+        table.add_column(column, no_wrap=column != "title")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    _console().print(table)
+
+
 @runs_app.callback()
 def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
     """List runs: id, task, data, model, main metric, status."""

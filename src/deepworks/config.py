@@ -86,6 +86,18 @@ class SeriesConfig(_Section):
     id: str | None = Field(None, description="long layout: the column naming each series.")
 
 
+class RatingsConfig(_Section):
+    """Recommendation: the columns of a ratings table (one row per user–item rating)."""
+
+    user: str = Field("user", description="The column naming the user.")
+    item: str = Field("item", description="The column naming the item.")
+    rating: str = Field("rating", description="The column holding the rating.")
+    time: str | None = Field(
+        None, description="A column to order each user's ratings by (default: file order)."
+    )
+    title: str | None = Field(None, description="An item-name column, shown by `recommend`.")
+
+
 class DataConfig(_Section):
     dataset: str = Field(
         description="A built-in dataset (`deepworks datasets`), or `csv`, `parquet`, `jsonl`, "
@@ -97,6 +109,9 @@ class DataConfig(_Section):
     anomalous: list[str] = Field(
         default_factory=list,
         description="task: anomaly — the classes that are anomalies; training sees none of them.",
+    )
+    ratings: RatingsConfig | None = Field(
+        None, description="Makes a CSV / Parquet / JSONL ratings data (task: recommendation)."
     )
     tokenizer: TokenizerConfig = TokenizerConfig()
     series: SeriesConfig = SeriesConfig()

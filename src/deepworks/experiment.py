@@ -148,7 +148,7 @@ def _train_and_evaluate(
         for split, values in task.final_metrics(model, bundle, cfg.seed).items():
             metrics[split].update(values)
     if hasattr(task, "plots"):  # the task's own figures (embedding, U-matrix, ...)
-        task.plots(model, bundle, folder.path)
+        task.plots(model, bundle, folder.path, metrics)
     write_json(folder.metrics_json, metrics)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:

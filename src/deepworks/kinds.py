@@ -2,7 +2,7 @@
 
 from typing import Literal, get_args
 
-Modality = Literal["table", "image", "text", "series"]
+Modality = Literal["table", "image", "text", "series", "ratings"]
 TaskKind = Literal[
     "classification",
     "regression",
@@ -14,6 +14,7 @@ TaskKind = Literal[
     "clustering",
     "gan",
     "conditional-gan",
+    "recommendation",
 ]
 
 # What `task:` accepts in a config: a task, or `auto` to take the data's natural one.

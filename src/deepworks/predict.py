@@ -16,6 +16,7 @@ from safetensors.torch import load_model
 
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
+from deepworks.data.ratings import RatingsEncoder
 from deepworks.data.schema import Schema
 from deepworks.data.series import SeriesEncoder, SeriesSetEncoder
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
@@ -121,6 +122,10 @@ class Run:
                     f"takes {self.encoder.length}"
                 )
             return ids, iter(self.encoder.tensor(values).split(self.batch_size))
+        if isinstance(self.encoder, RatingsEncoder):  # (user, item) pairs
+            frame = self._as_frame(inputs)
+            pairs = self.encoder.pairs(frame, _origin(inputs))
+            return list(frame.index), iter(pairs.split(self.batch_size))
         if isinstance(self.encoder, TextEncoder):
             texts = self._texts(inputs)
             return list(range(len(texts))), iter(self.encoder.encode(texts).split(self.batch_size))
@@ -237,6 +242,31 @@ class Run:
         names = [classes[i] for i in labels.tolist()] if self.task.conditional else [""] * n
         return images.numpy(), names
 
+    def recommend(self, user: str | int, k: int = 10) -> pd.DataFrame:
+        """The ``k`` items a recommendation run ranks highest for ``user``, leaving out what the
+        user rated in training: rank, item, title (if known), pick probability, rating.
+
+        >>> deepworks.load("runs/movielens-ncf").recommend(15, k=10)  # doctest: +SKIP
+        """
+        if not hasattr(self.task, "recommend"):
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only recommendation runs "
+                "recommend"
+            )
+        if k < 1:
+            raise DataError(f"asked for {k} recommendations; ask for at least 1")
+        encoder: RatingsEncoder = self.encoder  # type: ignore[assignment]
+        user_index = int(encoder.index(pd.Series([user]), "user", f"user {user}")[0])
+        items, picks = self.task.recommend(self.model, user_index, k, encoder.seen[user_index - 1])
+        frame = pd.DataFrame({"rank": range(1, len(items) + 1)})
+        frame["item"] = [encoder.items[i - 1] for i in items]
+        if encoder.titles:
+            frame["title"] = [encoder.titles[i - 1] for i in items]
+        frame["pick_probability"] = picks
+        pairs = torch.tensor([[user_index, i] for i in items], dtype=torch.long)
+        frame["predicted_rating"] = self._forward(pairs)["rating"].numpy() if items else []
+        return frame
+
     # ------------------------------------------------------------------------ evaluate
     def evaluate(self, data: str | Path | None = None) -> dict[str, Any]:
         """Metrics on the run's own test split, or on a labelled CSV / image folder."""
@@ -253,6 +283,15 @@ class Run:
     def _labelled(self, path: Path) -> TensorData:
         if not path.exists():
             raise DataError(f"{path} does not exist")
+        if isinstance(self.encoder, RatingsEncoder):
+            frame = read_table(path)
+            if self.schema.target not in frame.columns:
+                raise DataError(f"{path}: no rating column `{self.schema.target}` to evaluate")
+            ratings = pd.to_numeric(frame[self.schema.target], errors="coerce")
+            if ratings.isna().any():
+                raise DataError(f"{path}: column `{self.schema.target}` must hold numbers only")
+            pairs = self.encoder.pairs(frame, str(path))
+            return TensorData(pairs, torch.as_tensor(ratings.to_numpy(np.float32)))
         if isinstance(self.encoder, SeriesEncoder):  # every window of the given series
             enc, horizon = self.encoder, self.schema.n_outputs
             values = enc.values(read_table(path), str(path))

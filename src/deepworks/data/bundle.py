@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from deepworks.config import DataConfig
 from deepworks.data.datasets import ImageFileData, TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, numeric_column
+from deepworks.data.ratings import RatingsSource, ratings_bundle
 from deepworks.data.schema import Schema, TaskKind
 from deepworks.data.series import series_bundle, series_classification_bundle
 from deepworks.data.sources import (
@@ -46,6 +47,8 @@ def load_source(cfg: DataConfig) -> Source:
 def infer_task(source: Source, cfg: DataConfig, requested: str) -> TaskKind:
     if requested != "auto":
         return requested  # type: ignore[return-value]
+    if isinstance(source, RatingsSource):
+        return "recommendation"
     natural = DATASETS.entry(cfg.dataset).meta["task"]
     if natural:
         return natural
@@ -89,14 +92,14 @@ def split_indices(
 
 def _encode_labels(values: np.ndarray, origin: str, target: str) -> tuple[np.ndarray, list[str]]:
     as_text = np.asarray([str(v) for v in values])
-    classes = sorted(set(as_text.tolist()), key=_natural_key)
+    classes = sorted(set(as_text.tolist()), key=natural_key)
     if len(classes) < 2:
         raise DataError(f"{origin}: target `{target}` has a single class; need at least 2")
     lookup = {c: i for i, c in enumerate(classes)}
     return np.asarray([lookup[v] for v in as_text], dtype=np.int64), classes
 
 
-def _natural_key(text: str):
+def natural_key(text: str):
     try:
         return (0, float(text), "")
     except ValueError:
@@ -291,6 +294,14 @@ def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> 
         bundle = build_bundle(source, labelled, cfg, seed)
         bundle.schema.task = task
         return bundle
+    if isinstance(source, RatingsSource) or task == "recommendation":
+        if not isinstance(source, RatingsSource) or task != "recommendation":
+            raise DataError(
+                f"{source.origin}: recommendation learns from ratings and ratings data is only "
+                "for recommendation: use `task: recommendation` with `data.ratings` (the user, "
+                "item and rating columns) or the built-in movielens"
+            )
+        return ratings_bundle(source, cfg, seed)
     if task == "forecast":
         if not isinstance(source, TableSource):
             raise DataError(f"{source.origin}: forecasting needs a table of values over time")

@@ -216,9 +216,16 @@ def image_folder(cfg: DataConfig) -> Source:
     return ImageFileSource(paths, np.asarray(labels), classes, tuple(size), cfg.channels, str(root))
 
 
+from deepworks.data.ratings import movielens  # noqa: E402
 from deepworks.data.series import register_series_sources  # noqa: E402
 from deepworks.data.text import TextSource, register_text_sources  # noqa: E402
 
 register_text_sources()
+register_dataset(
+    "movielens",
+    "recommendation",
+    "ratings",
+    "100,004 ratings of 9,066 movies by 671 users (MovieLens small)",
+)(movielens)
 register_series_sources()
 __all__ = ["DATASETS", "ImageArraySource", "ImageFileSource", "TableSource", "TextSource"]

@@ -221,6 +221,10 @@ def jsonl_table(cfg: DataConfig):
 
     path = _need_path(cfg, "table file")
     frame = read_table(path)
+    if cfg.ratings:
+        from deepworks.data.ratings import RatingsSource
+
+        return RatingsSource(frame, cfg.ratings, str(path))
     if cfg.text:
         text = _need_column(frame, cfg.text, str(path))
         # A language model needs no labels: the text is its own target.

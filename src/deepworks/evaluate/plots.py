@@ -167,3 +167,24 @@ def judged_samples(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def bars(groups: dict[str, dict[str, float]], path: Path, title: str) -> Path:
+    """Grouped bars: one group per metric, one bar per contender (model, baseline, ...)."""
+    names = list(groups)
+    metrics = list(next(iter(groups.values())))
+    width = 0.8 / len(names)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.5 * len(metrics) + 2), 4))
+    for j, name in enumerate(names):
+        values = [groups[name][m] for m in metrics]
+        positions = np.arange(len(metrics)) + (j - (len(names) - 1) / 2) * width
+        drawn = ax.bar(positions, values, width, label=name)
+        ax.bar_label(drawn, fmt="%.3f", fontsize=8)
+    ax.set_xticks(range(len(metrics)), metrics)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

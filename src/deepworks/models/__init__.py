@@ -5,6 +5,7 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     cnn,
     gan,
     mlp,
+    recommender,
     recurrent,
     som,
     transformer,

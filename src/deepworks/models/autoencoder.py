@@ -6,7 +6,6 @@ adds ``elbo_terms(x)`` for its loss, and reconstructs from the mean code outside
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -14,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepworks.models.registry import activation, register_model
+from deepworks.models.registry import activation, dense_stack, register_model
 
 
 @dataclass
@@ -25,22 +24,18 @@ class AutoencoderParams:
     activation: str = "relu"
 
 
-def _dense(sizes: list[int], p: AutoencoderParams) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in itertools.pairwise(sizes):
-        layers += [nn.Linear(a, b), activation(p.activation), nn.Dropout(p.dropout)]
-    return nn.Sequential(*layers)
-
-
 class DenseAutoencoder(nn.Module):
     def __init__(self, shape: tuple[int, ...], p: AutoencoderParams, code_width: int) -> None:
         super().__init__()
         self.shape, width = shape, math.prod(shape)
         self.encoder = nn.Sequential(
-            nn.Flatten(), _dense([width, *p.hidden], p), nn.Linear(p.hidden[-1], code_width)
+            nn.Flatten(),
+            dense_stack([width, *p.hidden], p.activation, p.dropout),
+            nn.Linear(p.hidden[-1], code_width),
         )
         self.decoder = nn.Sequential(
-            _dense([p.latent, *reversed(p.hidden)], p), nn.Linear(p.hidden[0], width)
+            dense_stack([p.latent, *reversed(p.hidden)], p.activation, p.dropout),
+            nn.Linear(p.hidden[0], width),
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

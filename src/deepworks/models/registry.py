@@ -6,6 +6,7 @@ sized for that data (input channels or features, image size, number of outputs).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -80,3 +81,11 @@ def activation(name: str) -> nn.Module:
             f"Known: {', '.join(ACTIVATIONS)}."
         )
     return ACTIVATIONS[name]()
+
+
+def dense_stack(sizes: list[int], act: str = "relu", dropout: float = 0.0) -> nn.Sequential:
+    """Linear → activation → dropout between each pair of consecutive sizes."""
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(sizes):
+        layers += [nn.Linear(a, b), activation(act), nn.Dropout(dropout)]
+    return nn.Sequential(*layers)

@@ -5,6 +5,7 @@ from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     forecast,
     gan,
     language_model,
+    recommendation,
     som,
     supervised,
 )

@@ -65,7 +65,7 @@ class Autoencoder(Task):
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
         return {s: self.clustering(model, getattr(bundle, s), seed) for s in ("valid", "test")}
 
-    def plots(self, model: nn.Module, bundle: Any, folder: Path) -> None:
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         from deepworks.evaluate import plots
 
         codes = self.codes(model, bundle.test.x).numpy()

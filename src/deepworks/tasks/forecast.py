@@ -91,7 +91,7 @@ class Forecast(Task):
                 factories[prefix + name] = _picking(make, which, divide)
         return factories
 
-    def plots(self, model: nn.Module, bundle: Any, folder: Path) -> None:
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         """forecast.png: model and seasonal-naive forecasts over the test span vs actual."""
         from deepworks.evaluate import plots
 

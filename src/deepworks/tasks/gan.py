@@ -160,7 +160,7 @@ class Adversarial(Task):
         save_image(images, folder / f"epoch_{epoch:03d}.png", nrow=per_row, padding=1)
         model.train(was_training)
 
-    def plots(self, model: nn.Module, bundle: Any, folder: Path) -> None:
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         """The final sample grid, and the judge's view of a larger set of samples."""
         from deepworks.evaluate import plots
 

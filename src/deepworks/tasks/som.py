@@ -101,7 +101,7 @@ class SelfOrganizing(Task):
             }
         return out
 
-    def plots(self, model: nn.Module, bundle: Any, folder: Path) -> None:
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         from deepworks.evaluate import plots
 
         hits = np.bincount(model.bmu(bundle.train.x).numpy(), minlength=len(model.grid))
