@@ -80,7 +80,9 @@ def test_embed_on_a_classifier_is_a_clear_error(cli, tmp_path):
         runs_dir=tmp_path,
         progress=False,
     )
-    assert_user_error(cli("embed", run.path, tmp_path / "x.csv"), "only autoencoder runs embed")
+    assert_user_error(
+        cli("embed", run.path, tmp_path / "x.csv"), "autoencoder runs and pretrained models"
+    )
 
 
 def test_a_table_autoencoder_without_classes(tmp_path):

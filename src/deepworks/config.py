@@ -98,6 +98,33 @@ class RatingsConfig(_Section):
     title: str | None = Field(None, description="An item-name column, shown by `recommend`.")
 
 
+class AugmentConfig(_Section):
+    """Training-split augmentation, reproducible from the seed. Each key applies to one kind
+    of data; the defaults leave the data as it is."""
+
+    # images
+    flip: bool = Field(False, description="images: random horizontal flip.")
+    rotate: float = Field(0.0, ge=0, le=180, description="images: random rotation, ± degrees.")
+    crop: float | None = Field(
+        None, gt=0, le=1, description="images: random resized crop keeping at least this area."
+    )
+    color: float = Field(0.0, ge=0, description="images: colour jitter strength (0.2: mild).")
+    randaugment: bool = Field(False, description="images: RandAugment (2 ops, magnitude 9).")
+    mixup: float = Field(0.0, ge=0, description="images: MixUp alpha (0: off).")
+    cutmix: float = Field(0.0, ge=0, description="images: CutMix alpha (0: off).")
+    # text
+    token_dropout: float = Field(
+        0.0, ge=0, lt=1, description="text: share of tokens replaced by <unk>."
+    )
+    swap: float = Field(0.0, ge=0, lt=1, description="text: share of adjacent tokens swapped.")
+    # series
+    jitter: float = Field(0.0, ge=0, description="series: Gaussian noise, in standard units.")
+    scale: float = Field(0.0, ge=0, description="series: amplitude × N(1, scale) per series.")
+    warp: float = Field(
+        0.0, ge=0, lt=1, description="series: a quarter of the window stretched by ± this."
+    )
+
+
 class DataConfig(_Section):
     dataset: str = Field(
         description="A built-in dataset (`deepworks datasets`), or `csv`, `parquet`, `jsonl`, "
@@ -123,6 +150,13 @@ class DataConfig(_Section):
         None, gt=0, description="Use a stratified sample of this many examples (quick tries)."
     )
     split: SplitConfig = SplitConfig()
+    augment: AugmentConfig = AugmentConfig()
+    train_size: int | None = Field(
+        None,
+        gt=0,
+        description="Keep only this many training examples (stratified) while valid and test "
+        "stay whole: how a model does with little labelled data.",
+    )
     batch_size: int = Field(64, gt=0)
     eval_batch_size: int = Field(256, gt=0)
     num_workers: int = Field(0, ge=0)
@@ -235,6 +269,19 @@ class ExperimentConfig(_Section):
     model: ModelConfig
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+
+    @model_validator(mode="after")
+    def _model_tokenizer(self) -> ExperimentConfig:
+        """A pretrained text encoder reads only its own tokens: tokenize the data with its
+        tokenizer unless the config names a pretrained tokenizer itself."""
+        from deepworks.models import MODELS
+
+        tokenizer_of = MODELS.entry(self.model.name).meta.get("tokenizer")
+        if tokenizer_of and self.data.tokenizer.level != "pretrained":
+            self.data.tokenizer = self.data.tokenizer.model_copy(
+                update={"level": "pretrained", "pretrained": tokenizer_of(self.model.params)}
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(self.model_dump_json())

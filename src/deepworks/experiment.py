@@ -14,6 +14,7 @@ import torch
 
 from deepworks.config import ExperimentConfig, load_config
 from deepworks.data import DataBundle, load_data
+from deepworks.data.augment import augmented
 from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
 from deepworks.evaluate.evaluator import evaluate, scalars
@@ -118,7 +119,8 @@ def _train_and_evaluate(
 
     seed_everything(cfg.seed)
     schema = bundle.schema
-    model = build_model(cfg.model.name, cfg.model.params, schema)
+    train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
+    model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
     callbacks: list[Callback] = [_LogEpochs(folder)]
     if hasattr(task, "epoch_figures"):
@@ -134,7 +136,7 @@ def _train_and_evaluate(
         progress=progress,
     )
     try:
-        state = trainer.fit(model, task, bundle.train, bundle.valid, resume=resume)
+        state = trainer.fit(model, task, train, bundle.valid, resume=resume)
     except DeepworksError:
         folder.update_info(status="failed", finished=_now())
         raise

@@ -88,14 +88,19 @@ class Run:
         return frame
 
     def embed(self, inputs: Inputs) -> pd.DataFrame:
-        """The learned code of each input (autoencoder runs): columns code_0, code_1, ..."""
-        if not hasattr(self.task, "codes"):
+        """The learned code of each input: an autoencoder's code, or a pretrained model's
+        features (what its head sees). Columns code_0, code_1, ..."""
+        if hasattr(self.task, "codes"):
+            embed = lambda x: self.task.codes(self.model, x)  # noqa: E731
+        elif hasattr(self.model, "embed"):
+            embed = self.model.embed
+        else:
             raise RunError(
-                f"run {self.folder.id} is a {self.schema.task} model; only autoencoder runs "
-                "embed their inputs"
+                f"run {self.folder.id} is a {self.schema.task} model; autoencoder runs and "
+                "pretrained models (bert, resnet18, efficientnet_lite0, ...) embed their inputs"
             )
         ids, batches = self._encode(inputs)
-        codes = torch.cat([self.task.codes(self.model, x) for x in batches]).numpy()
+        codes = torch.cat([embed(x) for x in batches]).numpy()
         frame = pd.DataFrame(codes, columns=[f"code_{i}" for i in range(codes.shape[1])])
         frame.insert(0, "input", ids)
         return frame
@@ -386,6 +391,6 @@ def load(run_ref: str | Path, runs_dir: str | Path = "runs") -> Run:
             f"resume it with `deepworks resume {folder.id}`"
         )
     schema = Schema.from_dict(spec["schema"])
-    model = build_model(spec["model"], spec["params"], schema)
+    model = build_model(spec["model"], spec["params"], schema, pretrained=False)
     load_model(model, str(folder.weights))
     return Run(folder, model, schema)

@@ -82,6 +82,13 @@ def split_indices(
         train, valid = train_test_split(
             rest, test_size=valid_share, random_state=seed + 1, stratify=strat
         )
+        if cfg.train_size is not None and cfg.train_size < len(train):
+            train, _ = train_test_split(
+                train,
+                train_size=cfg.train_size,
+                random_state=seed + 2,
+                stratify=None if labels is None else labels[train],
+            )
     except ValueError as exc:
         raise DataError(
             f"{origin}: cannot split {len(index)} examples into train/valid/test ({exc}). "

@@ -2,6 +2,7 @@
 
 from deepworks.models import (  # noqa: F401  (registers the families)
     autoencoder,
+    bert,
     cnn,
     gan,
     mlp,

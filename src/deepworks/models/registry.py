@@ -29,13 +29,20 @@ def register_model(
     modalities: tuple[str, ...],
     help: str = "",
     tasks: tuple[str, ...] = SUPERVISED,
+    tokenizer: Callable[[dict], str] | None = None,
 ):
-    """Register a model factory with its parameter dataclass, the data and the tasks it fits."""
-    return MODELS.register(name, help=help, params=params, modalities=modalities, tasks=tasks)
+    """Register a model factory with its parameter dataclass, the data and the tasks it fits;
+    ``tokenizer(params)`` names the tokenizer a pretrained text model needs its data in."""
+    return MODELS.register(
+        name, help=help, params=params, modalities=modalities, tasks=tasks, tokenizer=tokenizer
+    )
 
 
-def build_model(name: str, params: dict[str, Any], schema: Schema) -> nn.Module:
-    """Build a registered model for ``schema``.
+def build_model(
+    name: str, params: dict[str, Any], schema: Schema, pretrained: bool = True
+) -> nn.Module:
+    """Build a registered model for ``schema``; ``pretrained=False`` skips loading pretrained
+    weights (a saved run's own weights are about to replace them).
 
     >>> from deepworks.data.schema import Schema
     >>> schema = Schema("table", "classification", (4,), "y", classes=["a", "b", "c"])
@@ -60,7 +67,12 @@ def build_model(name: str, params: dict[str, Any], schema: Schema) -> nn.Module:
         parsed = parse_params(entry.meta["params"], params, name)
     except ValueError as exc:
         raise ModelError(str(exc)) from None
-    return entry.obj(schema, parsed)
+    if pretrained:
+        return entry.obj(schema, parsed)
+    from deepworks.models.transfer import without_pretrained_weights
+
+    with without_pretrained_weights():
+        return entry.obj(schema, parsed)
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {

@@ -38,8 +38,10 @@ class Task:
     def configure_optimizers(
         self, model: nn.Module, build: Callable[[Any], torch.optim.Optimizer]
     ) -> list[torch.optim.Optimizer]:
-        """``build(params)`` makes the configured optimizer; most tasks need just one."""
-        return [build(model.parameters())]
+        """``build(params)`` makes the configured optimizer; most tasks need just one. A model
+        with ``param_groups()`` (pretrained layers) gives each group its own learning rate."""
+        groups = model.param_groups() if hasattr(model, "param_groups") else model.parameters()
+        return [build(groups)]
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -56,6 +56,13 @@ def step(opt: Optimizer, cfg: SchedulerConfig, steps_per_epoch: int, epochs: int
 
 
 def build_optimizer(params: Iterable, cfg: OptimizerConfig) -> Optimizer:
+    """``params``: parameters, or groups of them whose ``lr_scale`` multiplies ``cfg.lr``."""
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        params = [
+            {**{k: v for k, v in g.items() if k != "lr_scale"}, "lr": cfg.lr * g["lr_scale"]}
+            for g in params
+        ]
     return OPTIMIZERS.get(cfg.name)(params, cfg)
 
 

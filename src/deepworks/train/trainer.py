@@ -139,6 +139,10 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 sampler.set_epoch(state.epoch, start=state.step_in_epoch * self.batch_size)
                 loader.generator.manual_seed(self.seed + state.epoch)
+                if hasattr(model, "on_epoch_start"):  # e.g. unfreezing pretrained layers
+                    model.on_epoch_start(state.epoch)
+                if hasattr(train, "set_epoch"):  # augmentation draws anew each epoch
+                    train.set_epoch(state.epoch)
                 model.train()
                 for x, y in loader:
                     x, y = (
