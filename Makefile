@@ -10,6 +10,12 @@ THREADS ?= 2
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]'
+	@# espeak-ng and flite synthesize the spoken-digits data; where apt is not ours to use,
+	@# say so and go on (the speech tests then skip).
+	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
+		apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
+		sudo -n apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
+		echo "note: could not install espeak-ng and flite (needed for spoken-digits)"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,6 +37,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/overhead.py --threads 1
+	$(BIN)/python benchmarks/small_data.py --threads $(THREADS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

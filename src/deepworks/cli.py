@@ -24,7 +24,10 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="List runs, or show one.", invoke_without_command=True)
 app.add_typer(runs_app, name="runs")
-datasets_app = typer.Typer(help="List the built-in datasets and data sources.")
+datasets_app = typer.Typer(
+    help="List datasets, or make a synthesized one.", invoke_without_command=True
+)
+app.add_typer(datasets_app, name="datasets")
 
 
 def _console() -> Console:
@@ -262,9 +265,11 @@ def runs_show(
         _console().print(f"  {path.name}")
 
 
-@app.command()
-def datasets() -> None:
+@datasets_app.callback()
+def datasets(ctx: typer.Context) -> None:
     """List datasets: the built-ins and the sources for your own files."""
+    if ctx.invoked_subcommand:
+        return
     from deepworks.data import DATASETS
 
     table = Table("name", "task", "modality", "data", "what")
@@ -272,6 +277,25 @@ def datasets() -> None:
         where = "built in" if e.meta["builtin"] else "your files"
         table.add_row(e.name, e.meta["task"] or "auto", e.meta["modality"], where, e.help)
     _console().print(table)
+
+
+@datasets_app.command("make")
+def datasets_make(
+    name: Annotated[str, typer.Argument(help="The dataset to make: spoken-digits.")],
+) -> None:
+    """Make a dataset that is synthesized rather than shipped (into $DEEPWORKS_DATA)."""
+    from deepworks.data.audio import SpokenDigits, data_home
+
+    makers = {"spoken-digits": SpokenDigits}
+    if name not in makers:
+        from deepworks.errors import DataError, did_you_mean
+
+        raise DataError(
+            f"no dataset `{name}` to make.{did_you_mean(name, makers)} Made: {', '.join(makers)}"
+        )
+    root = data_home() / name
+    count = makers[name](root).make()
+    print(f"{count} clips in {root}")
 
 
 @app.command()

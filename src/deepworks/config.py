@@ -123,6 +123,14 @@ class AugmentConfig(_Section):
     warp: float = Field(
         0.0, ge=0, lt=1, description="series: a quarter of the window stretched by ± this."
     )
+    # audio
+    noise: float | None = Field(
+        None, description="audio: add white noise at this signal-to-noise ratio (dB), or less."
+    )
+    shift: float = Field(0.0, ge=0, description="audio: random time shift of up to ± seconds.")
+    specaugment: bool = Field(
+        False, description="audio: SpecAugment — two frequency and two time masks."
+    )
 
 
 class DataConfig(_Section):
@@ -133,6 +141,9 @@ class DataConfig(_Section):
     path: Path | None = Field(None, description="File or folder, for your own data.")
     target: str | None = Field(None, description="Target column of a table.")
     text: str | None = Field(None, description="Text column: makes a CSV / JSONL text data.")
+    audio: str | None = Field(
+        None, description="Column of WAV file paths: makes a CSV / JSONL audio data."
+    )
     anomalous: list[str] = Field(
         default_factory=list,
         description="task: anomaly — the classes that are anomalies; training sees none of them.",

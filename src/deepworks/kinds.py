@@ -2,7 +2,7 @@
 
 from typing import Literal, get_args
 
-Modality = Literal["table", "image", "text", "series", "ratings"]
+Modality = Literal["table", "image", "text", "series", "ratings", "audio"]
 TaskKind = Literal[
     "classification",
     "regression",

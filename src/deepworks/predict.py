@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_model
 
+from deepworks.data.audio import WAV_SUFFIXES, AudioEncoder, class_folders
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
 from deepworks.data.ratings import RatingsEncoder
@@ -138,7 +139,19 @@ class Run:
             frame = self._as_frame(inputs)
             x = self.encoder.transform(frame, _origin(inputs))
             return list(frame.index), iter(x.split(self.batch_size))
-        paths = _image_paths(inputs)
+        if isinstance(self.encoder, AudioEncoder):  # WAV files → log-mel features
+            audio: AudioEncoder = self.encoder
+            clips = _file_paths(inputs, WAV_SUFFIXES, "audio")
+            if clips is None:
+                raise DataError("give a WAV file, a folder of them, or a list of their paths")
+
+            def features() -> Iterator[torch.Tensor]:
+                for start in range(0, len(clips), self.batch_size):
+                    chunk = clips[start : start + self.batch_size]
+                    yield audio.features(torch.stack([audio.load(p) for p in chunk]))
+
+            return [str(p) for p in clips], features()
+        paths = _file_paths(inputs)
         if paths is None:  # arrays of images in [0, 1]
             x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
             if x.dim() == 3:
@@ -335,6 +348,11 @@ class Run:
                 raise DataError(f"{path}: no target column `{target}` to evaluate against")
             x = self.encoder.transform(frame.drop(columns=[target]), str(path))
             return TensorData(x, self._targets(frame[target].to_numpy(), str(path)))
+        if isinstance(self.encoder, AudioEncoder):
+            clips, labels, classes = class_folders(path)
+            audio: AudioEncoder = self.encoder
+            x = audio.features(torch.stack([audio.load(p) for p in clips]))
+            return TensorData(x, self._targets(np.asarray(classes)[labels], str(path)))
         if not path.is_dir():
             raise DataError(f"{path}: expected an image folder with one subfolder per class")
         paths, labels = [], []
@@ -364,15 +382,18 @@ def _origin(inputs: Inputs) -> str:
     return str(inputs) if isinstance(inputs, str | Path) else "input"
 
 
-def _image_paths(inputs: Inputs) -> list[Path] | None:
+def _file_paths(
+    inputs: Inputs, suffixes: set[str] = IMAGE_SUFFIXES, kind: str = "image"
+) -> list[Path] | None:
+    """Files from a path (a file, or a folder searched for ``suffixes``) or a list of paths."""
     if isinstance(inputs, str | Path):
         path = Path(inputs)
         if not path.exists():
             raise DataError(f"{path} does not exist")
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
             if not files:
-                raise DataError(f"{path}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+                raise DataError(f"{path}: no {kind} files ({', '.join(sorted(suffixes))})")
             return files
         return [path]
     if isinstance(inputs, list | tuple) and inputs and isinstance(inputs[0], str | Path):

@@ -26,13 +26,20 @@ KEYS = {
     "image": ("flip", "rotate", "crop", "color", "randaugment", "mixup", "cutmix"),
     "text": ("token_dropout", "swap"),
     "series": ("jitter", "scale", "warp"),
+    "audio": ("noise", "shift", "specaugment"),
 }
 
 
 class AugmentedData(Dataset):
-    """Wraps the training data; ``set_epoch`` (called by the Trainer) varies the draws."""
+    """Wraps the training data; ``set_epoch`` (called by the Trainer) varies the draws.
 
-    def __init__(self, data: Dataset, augment: Callable[[Batch], Batch], seed: int) -> None:
+    ``augment(data, indices)`` makes the augmented batch: most take the batch as it comes;
+    audio starts from the waveforms.
+    """
+
+    def __init__(
+        self, data: Dataset, augment: Callable[[Dataset, Sequence[int]], Batch], seed: int
+    ) -> None:
         self.data, self.augment, self.seed, self.epoch = data, augment, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -42,10 +49,9 @@ class AugmentedData(Dataset):
         return len(self.data)  # type: ignore[arg-type]
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
-        batch = self.data.__getitems__(indices)  # type: ignore[attr-defined]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed((self.seed * 1_000_003 + self.epoch) * 1_000_003 + int(indices[0]))
-            return self.augment(batch)
+            return self.augment(self.data, indices)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.__getitems__([i])
@@ -69,8 +75,10 @@ def augmented(data: Dataset, cfg: AugmentConfig, schema: Schema, seed: int) -> D
             f"data.augment.{foreign[0]} does not apply to {schema.modality} data. "
             f"For {schema.modality}: {', '.join(own) or 'none yet'}"
         )
-    build = {"image": _images, "text": _text, "series": _series}[schema.modality]
-    return AugmentedData(data, build(cfg, schema), seed)
+    if schema.modality == "audio":
+        return AugmentedData(data, _audio(cfg), seed)
+    on_batch = {"image": _images, "text": _text, "series": _series}[schema.modality](cfg, schema)
+    return AugmentedData(data, lambda d, i: on_batch(d.__getitems__(i)), seed)
 
 
 # ------------------------------------------------------------------------------- images
@@ -183,3 +191,52 @@ def _warp(series: torch.Tensor, amount: float) -> torch.Tensor:
     seg = F.interpolate(seg, size=max(2, round(width * factor)), mode="linear")[0].T
     joined = torch.cat([series[:start], seg, series[start + width :]]).T[None]
     return F.interpolate(joined, size=steps, mode="linear")[0].T
+
+
+# -------------------------------------------------------------------------------- audio
+
+
+def _audio(cfg: AugmentConfig) -> Callable[[Dataset, Sequence[int]], Batch]:
+    def augment(data: Dataset, indices: Sequence[int]) -> Batch:
+        idx = torch.as_tensor(indices)
+        waves, y = data.waves[idx], data.y[idx]  # type: ignore[attr-defined]
+        encoder = data.encoder  # type: ignore[attr-defined]
+        if cfg.shift:
+            most = round(cfg.shift * encoder.sample_rate)
+            waves = torch.stack([_shift(w, int(torch.randint(-most, most + 1, ()))) for w in waves])
+        if cfg.noise is not None:  # each clip at a random SNR between `noise` and 40 dB
+            snr_db = cfg.noise + (40 - cfg.noise) * torch.rand(len(waves), 1)
+            power = waves.pow(2).mean(1, keepdim=True).clamp_min(1e-10)
+            waves = waves + torch.randn(waves.shape) * (power / 10 ** (snr_db / 10)).sqrt()
+        x = encoder.features(waves)
+        if cfg.specaugment:
+            x = _spec_augment(x)
+        return x, y
+
+    return augment
+
+
+def _shift(wave: torch.Tensor, by: int) -> torch.Tensor:
+    """Move the sound by ``by`` samples, filling with silence."""
+    out = torch.zeros_like(wave)
+    if by >= 0:
+        out[by:] = wave[: len(wave) - by]
+    else:
+        out[:by] = wave[-by:]
+    return out
+
+
+def _spec_augment(x: torch.Tensor, masks: int = 2, width_f: int = 6, width_t: int = 10):
+    """SpecAugment (Park et al. 2019): zero (= the mean, after normalization) random bands
+    of mel channels and of frames in each example."""
+    x = x.clone()
+    n, _, mels, frames = x.shape
+    for i in range(n):
+        for _ in range(masks):
+            f = int(torch.randint(0, width_f + 1, ()))
+            f0 = int(torch.randint(0, mels - f + 1, ()))
+            x[i, :, f0 : f0 + f] = 0
+            t = int(torch.randint(0, width_t + 1, ()))
+            t0 = int(torch.randint(0, frames - t + 1, ()))
+            x[i, :, :, t0 : t0 + t] = 0
+    return x

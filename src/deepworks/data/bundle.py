@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from deepworks.config import DataConfig
+from deepworks.data.audio import AudioSource, audio_bundle
 from deepworks.data.datasets import ImageFileData, TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, numeric_column
 from deepworks.data.ratings import RatingsSource, ratings_bundle
@@ -49,6 +50,8 @@ def infer_task(source: Source, cfg: DataConfig, requested: str) -> TaskKind:
         return requested  # type: ignore[return-value]
     if isinstance(source, RatingsSource):
         return "recommendation"
+    if isinstance(source, AudioSource):
+        return "classification"
     natural = DATASETS.entry(cfg.dataset).meta["task"]
     if natural:
         return natural
@@ -309,6 +312,10 @@ def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> 
                 "item and rating columns) or the built-in movielens"
             )
         return ratings_bundle(source, cfg, seed)
+    if isinstance(source, AudioSource):
+        if task != "classification":
+            raise DataError(f"{source.origin}: audio data supports classification, not {task}")
+        return audio_bundle(source, cfg, seed)
     if task == "forecast":
         if not isinstance(source, TableSource):
             raise DataError(f"{source.origin}: forecasting needs a table of values over time")

@@ -172,6 +172,10 @@ def encoder_from_dict(d: dict[str, Any]) -> Any:
         from deepworks.data.series import SeriesSetEncoder
 
         return SeriesSetEncoder(**d)
+    if kind == "audio":
+        from deepworks.data.audio import AudioEncoder
+
+        return AudioEncoder(**d)
     if kind == "ratings":
         from deepworks.data.ratings import RatingsEncoder
 

@@ -216,6 +216,7 @@ def image_folder(cfg: DataConfig) -> Source:
     return ImageFileSource(paths, np.asarray(labels), classes, tuple(size), cfg.channels, str(root))
 
 
+from deepworks.data.audio import audio_folder, spoken_digits  # noqa: E402
 from deepworks.data.ratings import movielens  # noqa: E402
 from deepworks.data.series import register_series_sources  # noqa: E402
 from deepworks.data.text import TextSource, register_text_sources  # noqa: E402
@@ -228,4 +229,13 @@ register_dataset(
     "100,004 ratings of 9,066 movies by 671 users (MovieLens small)",
 )(movielens)
 register_series_sources()
+register_dataset(
+    "spoken-digits",
+    "classification",
+    "audio",
+    "spoken digits 0-9 by espeak-ng / flite voices; test voices never heard in training",
+)(spoken_digits)
+register_dataset(
+    "audio-folder", "classification", "audio", "one subfolder of WAV files per class", False
+)(audio_folder)
 __all__ = ["DATASETS", "ImageArraySource", "ImageFileSource", "TableSource", "TextSource"]

@@ -221,6 +221,11 @@ def jsonl_table(cfg: DataConfig):
 
     path = _need_path(cfg, "table file")
     frame = read_table(path)
+    if cfg.audio:
+        from deepworks.data.audio import audio_table
+
+        _need_column(frame, cfg.audio, str(path))
+        return audio_table(frame, cfg.audio, _need_target(cfg, frame, str(path)), path)
     if cfg.ratings:
         from deepworks.data.ratings import RatingsSource
 

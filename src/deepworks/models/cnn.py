@@ -58,7 +58,11 @@ class CNN(nn.Module):
 
 
 @register_model(
-    "cnn", CNNParams, ("image",), "small ConvNet for images of any size", tasks=("classification",)
+    "cnn",
+    CNNParams,
+    ("image", "audio"),
+    "small ConvNet for images of any size (and spectrograms)",
+    tasks=("classification",),
 )
 def cnn(schema: Schema, p: CNNParams) -> nn.Module:
     return CNN(schema.input_shape, schema.n_outputs, p)
