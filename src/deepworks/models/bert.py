@@ -66,6 +66,8 @@ class PretrainedEncoder(TransferMixin, nn.Module):
 
 def build(schema: Schema, p: BertParams) -> nn.Module:
     transformers = require("transformers", "text", "pretrained text encoders")
+    transformers.logging.set_verbosity_error()  # no load reports: the pooler is dropped on purpose
+    transformers.logging.disable_progress_bar()
     if not p.pretrained:
         raise ModelError("model `bert` needs `pretrained:` (a Hugging Face name or a folder)")
     source = resolve(p.pretrained)
