@@ -169,9 +169,18 @@ def audio_bundle(src: AudioSource, cfg: Any, seed: int):
 
         test_waves = torch.stack([encoder.load(p) for p in src.test_paths])
         test_y = torch.from_numpy(src.test_labels.astype(np.int64))  # type: ignore[union-attr]
+        pool = np.arange(len(waves))
+        if cfg.limit and cfg.limit < len(pool):  # `limit` caps train + valid, as for fine-foods
+            pool, _ = train_test_split(
+                pool, train_size=cfg.limit, random_state=seed, stratify=src.labels
+            )
         train, valid = train_test_split(
-            np.arange(len(waves)), test_size=cfg.split.valid, random_state=seed, stratify=y
+            pool, test_size=cfg.split.valid, random_state=seed, stratify=src.labels[pool]
         )
+        if cfg.train_size and cfg.train_size < len(train):
+            train, _ = train_test_split(
+                train, train_size=cfg.train_size, random_state=seed + 2, stratify=src.labels[train]
+            )
     else:
         train, valid, test = split_indices(len(waves), src.labels, cfg, seed, src.origin)
         test_waves, test_y = waves[test], y[test]
