@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from deepworks.config import DataConfig, RatingsConfig
-from deepworks.errors import DataError, did_you_mean, require
+from deepworks.errors import DataError, require
 
 
 @dataclass
@@ -56,7 +56,7 @@ class RatingsEncoder:
     def pairs(self, frame: pd.DataFrame, origin: str) -> torch.Tensor:
         """A (N, 2) tensor of (user, item) indices from a table with the two id columns."""
         for column in (self.user_column, self.item_column):
-            need_column(frame, column, origin)
+            _need_column(frame, column, origin)
             if frame[column].isna().any():
                 row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
                 raise DataError(f"{origin}: column `{column}` is empty in row {row + 2}")
@@ -68,13 +68,10 @@ class RatingsEncoder:
         return asdict(self)
 
 
-def need_column(frame: pd.DataFrame, column: str, origin: str) -> None:
-    if column not in frame.columns:
-        names = [str(c) for c in frame.columns]
-        raise DataError(
-            f"{origin}: no column `{column}`.{did_you_mean(column, names)} "
-            f"Columns: {', '.join(names)}. Set `data.ratings` to name the user, item and rating"
-        )
+def _need_column(frame: pd.DataFrame, column: str, origin: str) -> None:
+    from deepworks.data.sources import need_column as need
+
+    need(frame, column, origin, fix="Set `data.ratings` to name the user, item and rating.")
 
 
 def movielens(cfg: DataConfig) -> RatingsSource:
@@ -151,7 +148,7 @@ def ratings_bundle(src: RatingsSource, cfg: DataConfig, seed: int):
 
 def _checked(frame: pd.DataFrame, c: RatingsConfig, origin: str) -> pd.DataFrame:
     for column in (c.user, c.item, c.rating, *([c.time] if c.time else [])):
-        need_column(frame, column, origin)
+        _need_column(frame, column, origin)
     for column in (c.user, c.item, c.rating):
         empty = frame[column].isna().to_numpy()
         if empty.any():

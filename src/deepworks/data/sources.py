@@ -118,20 +118,29 @@ def _need_path(cfg: DataConfig, what: str) -> Path:
     return path
 
 
-def _need_target(cfg: DataConfig, frame: pd.DataFrame, origin: str) -> str:
+def need_column(
+    frame: pd.DataFrame, column: str, origin: str, role: str = "", fix: str = ""
+) -> str:
+    """``column`` if ``frame`` has it; else an error with the closest name and the columns."""
     from deepworks.errors import did_you_mean
 
-    columns = [str(c) for c in frame.columns]
+    if column not in frame.columns:
+        columns = [str(c) for c in frame.columns]
+        what = f"{role} column" if role else "column"
+        raise DataError(
+            f"{origin}: no {what} `{column}`.{did_you_mean(column, columns)} "
+            f"Columns: {', '.join(columns)}." + (f" {fix}" if fix else "")
+        )
+    return column
+
+
+def _need_target(cfg: DataConfig, frame: pd.DataFrame, origin: str) -> str:
     if cfg.target is None:
+        columns = ", ".join(str(c) for c in frame.columns)
         raise DataError(
-            f"{origin}: set `data.target` to the column to predict (columns: {', '.join(columns)})"
+            f"{origin}: set `data.target` to the column to predict (columns: {columns})"
         )
-    if cfg.target not in frame.columns:
-        raise DataError(
-            f"{origin}: no target column `{cfg.target}`.{did_you_mean(cfg.target, columns)} "
-            f"Columns: {', '.join(columns)}."
-        )
-    return cfg.target
+    return need_column(frame, cfg.target, origin, "target")
 
 
 def read_table(path: Path) -> pd.DataFrame:

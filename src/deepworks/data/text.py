@@ -217,35 +217,31 @@ def fine_foods(cfg: DataConfig) -> TextSource:
 
 def jsonl_table(cfg: DataConfig):
     """A CSV, Parquet or JSON-lines table; with `data.text` set, a text dataset."""
-    from deepworks.data.sources import TableSource, _need_path, _need_target, read_table
+    from deepworks.data.sources import (
+        TableSource,
+        _need_path,
+        _need_target,
+        need_column,
+        read_table,
+    )
 
     path = _need_path(cfg, "table file")
     frame = read_table(path)
     if cfg.audio:
         from deepworks.data.audio import audio_table
 
-        _need_column(frame, cfg.audio, str(path))
+        need_column(frame, cfg.audio, str(path), "audio")
         return audio_table(frame, cfg.audio, _need_target(cfg, frame, str(path)), path)
     if cfg.ratings:
         from deepworks.data.ratings import RatingsSource
 
         return RatingsSource(frame, cfg.ratings, str(path))
     if cfg.text:
-        text = _need_column(frame, cfg.text, str(path))
+        text = need_column(frame, cfg.text, str(path), "text")
         # A language model needs no labels: the text is its own target.
         target = _need_target(cfg, frame, str(path)) if cfg.target else text
         return TextSource(frame, text, target, str(path))
     return TableSource(frame, _need_target(cfg, frame, str(path)), str(path))
-
-
-def _need_column(frame: pd.DataFrame, column: str, origin: str) -> str:
-    if column not in frame.columns:
-        hint = did_you_mean(column, [str(c) for c in frame.columns])
-        raise DataError(
-            f"{origin}: no text column `{column}`.{hint} Columns: "
-            f"{', '.join(map(str, frame.columns))}."
-        )
-    return column
 
 
 def text_folder(cfg: DataConfig) -> TextSource:
