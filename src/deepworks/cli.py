@@ -52,6 +52,26 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
     return table
 
 
+def _leaderboard_table(board: dict[str, Any]) -> Table:
+    metric = board["metric"]
+    table = Table(title="leaderboard (test split)")
+    for column in ("model", metric, "train s", "size"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in board["rows"]:
+        seconds, size = row["train_seconds"], row["size_bytes"]
+        table.add_row(
+            row["model"],
+            f"{row[metric]:.4f}",
+            "" if seconds is None else f"{seconds:.2f}",
+            ""
+            if size is None
+            else f"{size / 1e6:.2f} MB"
+            if size >= 1e5
+            else f"{size / 1e3:.1f} kB",
+        )
+    return table
+
+
 def _write_csv(frame: Any, output: Path, what: str) -> None:
     """Write a result table; the path is the last line of stdout."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +82,10 @@ def _write_csv(frame: Any, output: Path, what: str) -> None:
 
 def _finish(run: Any) -> None:
     _console().print(_metrics_table(run.metrics, f"run {run.folder.id}"))
+    board = run.folder.read_json(run.folder.path / "leaderboard.json")
+    if len(board["rows"]) > 1:
+        _console().print(_leaderboard_table(board))
+        _console().print(board["verdict"])
     info = run.info
     if info.get("stopped_early"):
         _console().print(

@@ -268,6 +268,11 @@ class EvaluateConfig(_Section):
     main_metric: str | None = Field(
         None, description="The metric shown in `deepworks runs`; default: the task's."
     )
+    baselines: bool | list[str] = Field(
+        True,
+        description="Traditional-ML baselines trained on the same split for the leaderboard: "
+        "true (all that fit), false, or a list of names.",
+    )
 
 
 class ExperimentConfig(_Section):

@@ -17,6 +17,7 @@ from deepworks.data import DataBundle, load_data
 from deepworks.data.augment import augmented
 from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
+from deepworks.evaluate.baselines import fitting, leaderboard
 from deepworks.evaluate.evaluator import evaluate, scalars
 from deepworks.models import build_model
 from deepworks.runs.folder import RunFolder
@@ -120,6 +121,7 @@ def _train_and_evaluate(
     seed_everything(cfg.seed)
     schema = bundle.schema
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
+    fitting(schema.task, schema.modality, cfg.evaluate.baselines)  # a bad name fails now
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
     callbacks: list[Callback] = [_LogEpochs(folder)]
@@ -152,6 +154,17 @@ def _train_and_evaluate(
     if hasattr(task, "plots"):  # the task's own figures (embedding, U-matrix, ...)
         task.plots(model, bundle, folder.path, metrics)
     write_json(folder.metrics_json, metrics)
+    board = leaderboard(
+        task,
+        model,
+        cfg.model.name,
+        bundle,
+        metrics,
+        state.history,
+        cfg.evaluate.baselines,
+        cfg.seed,
+    )
+    write_json(folder.path / "leaderboard.json", board)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
         raise RunError(

@@ -53,6 +53,12 @@ class Run:
     def info(self) -> dict[str, Any]:
         return self.folder.info()
 
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """The deep model and the baselines trained on the same split, best first."""
+        board = self.folder.read_json(self.folder.path / "leaderboard.json")
+        return pd.DataFrame(board["rows"])
+
     def history(self) -> list[dict[str, Any]]:
         return self.folder.history()
 

@@ -30,6 +30,8 @@ class Task:
     lower_is_better: frozenset[str] = frozenset({"loss"})
     # What a generative task makes instead of predictions ("text", "images"); None: it predicts.
     generates: str | None = None
+    # Baselines the task scores beside the model: `<prefix>_<metric>` in its metrics.
+    own_baselines: tuple[str, ...] = ()
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema

@@ -42,6 +42,7 @@ class Forecast(Task):
     """Predict the next `horizon` values of a series from a window of its past."""
 
     main_metric = "mase"
+    own_baselines = ("seasonal_naive",)
     epoch_metrics = frozenset({"mae", "rmse", "mase"})
 
     @property

@@ -42,6 +42,7 @@ class LanguageModel(Task):
     """Predict the next token at every position of a text."""
 
     main_metric = "perplexity"
+    own_baselines = ("unigram",)
     generates = "text"
     lower_is_better = frozenset({"loss", "perplexity", "unigram_perplexity"})
     epoch_metrics = frozenset({"perplexity", "accuracy"})

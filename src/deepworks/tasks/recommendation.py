@@ -35,6 +35,7 @@ class Recommendation(Task):
     """Predict ratings and rank items per user."""
 
     main_metric = f"ndcg@{K}"
+    own_baselines = ("popularity",)
     lower_is_better = frozenset({"loss", "rmse", "mae", "bias_baseline_rmse"})
     epoch_metrics = frozenset({"rmse"})
 

@@ -1,0 +1,211 @@
+"""Traditional machine learning on the very same split: the leaderboard every run ends with.
+
+Each baseline is a scikit-learn estimator trained on the run's own training split (the encoded
+features: standardized table columns, flattened image pixels, the tokenizer's token ids) and
+scored on its test split with the task's own metric code, so the rows compare directly with
+the deep model. Each row also says how long it trained and how big it is.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepworks.data.datasets import first_rows
+from deepworks.errors import ConfigError
+from deepworks.registry import Registry
+from deepworks.tasks.base import Task
+
+# Baselines train on at most this many examples (a stratified-enough random sample beyond).
+MAX_TRAIN = 20_000
+
+
+@dataclass
+class Baseline:
+    make: Callable[[int, str], Any]  # (seed, task) → an unfitted estimator
+    tasks: tuple[str, ...]
+    modalities: tuple[str, ...]
+
+
+BASELINES: Registry[Baseline] = Registry("baseline", ConfigError)
+VECTORS = ("table", "image", "series")  # data a baseline can take as one flat vector
+
+
+def _register(name: str, tasks: tuple[str, ...], modalities: tuple[str, ...], help: str):
+    def decorator(make: Callable[[int, str], Any]) -> Callable[[int, str], Any]:
+        BASELINES.register(name, help=help)(Baseline(make, tasks, modalities))
+        return make
+
+    return decorator
+
+
+@_register("logistic-regression", ("classification",), VECTORS, "multinomial, L2")
+def _logistic(seed: int, task: str):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000)
+
+
+@_register("ridge", ("regression",), VECTORS, "linear regression, L2")
+def _ridge(seed: int, task: str):
+    from sklearn.linear_model import Ridge
+
+    return Ridge(alpha=1.0)
+
+
+@_register("random-forest", ("classification", "regression"), VECTORS, "200 trees")
+def _forest(seed: int, task: str):
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    return cls(n_estimators=200, random_state=seed, n_jobs=torch.get_num_threads())
+
+
+@_register(
+    "hist-gradient-boosting", ("classification", "regression"), VECTORS, "scikit-learn's GBDT"
+)
+def _boosting(seed: int, task: str):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    cls = (
+        HistGradientBoostingClassifier
+        if task == "classification"
+        else (HistGradientBoostingRegressor)
+    )
+    return cls(random_state=seed)
+
+
+@_register("tfidf-logistic-regression", ("classification",), ("text",), "TF-IDF of the tokens")
+def _tfidf(seed: int, task: str):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    words = TfidfVectorizer(analyzer=token_ids, ngram_range=(1, 1), sublinear_tf=True)
+    return make_pipeline(words, LogisticRegression(max_iter=1000, C=4.0))
+
+
+def token_ids(row: np.ndarray) -> list[int]:
+    """A row of token ids → its tokens, padding dropped (the TF-IDF analyzer)."""
+    return [int(i) for i in row if i != 0]
+
+
+@_register("isolation-forest", ("anomaly",), VECTORS, "trained on normal data, like the model")
+def _isolation(seed: int, task: str):
+    from sklearn.ensemble import IsolationForest
+
+    return IsolationForest(n_estimators=200, random_state=seed)
+
+
+def fitting(task: str, modality: str, chosen: bool | list[str]) -> list[str]:
+    """The baselines to run: all that fit the task and data, or the chosen ones."""
+    fits = [e.name for e in BASELINES if task in e.obj.tasks and modality in e.obj.modalities]
+    if chosen is True:
+        return fits
+    if chosen is False:
+        return []
+    for name in chosen:
+        BASELINES.get(name)  # unknown names: the registry's error, with suggestions
+        if name not in fits:
+            raise ConfigError(
+                f"evaluate.baselines: `{name}` does not do {task} on {modality} data; "
+                f"ones that do: {', '.join(fits) or 'none'}"
+            )
+    return list(chosen)
+
+
+def leaderboard(
+    task: Task,
+    model: nn.Module,
+    model_name: str,
+    bundle: Any,
+    metrics: dict[str, Any],
+    history: list[dict[str, Any]],
+    chosen: bool | list[str],
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The deep model's row and one row per baseline, on the test split's main metric."""
+    main = task.main_metric
+    deep_row = {
+        "model": f"{model_name} (deep)",
+        main: metrics["test"].get(main),
+        "train_seconds": round(sum(r.get("seconds", 0.0) for r in history), 2),
+        "size_bytes": sum(t.numel() * t.element_size() for t in model.state_dict().values()),
+    }
+    rows = [deep_row]
+    for prefix in task.own_baselines:  # baselines the task scores itself, e.g. seasonal naive
+        value = metrics["test"].get(f"{prefix}_{main}")
+        if isinstance(value, int | float):
+            name = prefix.replace("_", "-")
+            rows.append({"model": name, main: value, "train_seconds": None, "size_bytes": None})
+    names = fitting(task.name, bundle.schema.modality, chosen)
+    if names:
+        x_train, y_train = _arrays(bundle.train, seed, MAX_TRAIN)
+        x_test, y_test = _arrays(bundle.test, seed)
+        for name in names:
+            estimator = BASELINES.get(name).make(seed, task.name)
+            start = time.perf_counter()
+            estimator.fit(x_train, y_train)
+            seconds = time.perf_counter() - start
+            rows.append(
+                {
+                    "model": name,
+                    main: _score(task, estimator, x_test, y_test, main),
+                    "train_seconds": round(seconds, 2),
+                    "size_bytes": len(pickle.dumps(estimator)),
+                }
+            )
+    lower = main in task.lower_is_better
+    ranked = sorted(
+        (r for r in rows if r[main] is not None), key=lambda r: r[main], reverse=not lower
+    )
+    better = [r for r in ranked if r is not deep_row and _beats(r[main], deep_row[main], lower)]
+    verdict = (
+        f"{better[0]['model']} beats the deep model on test {main}: "
+        f"{better[0][main]:.4f} vs {deep_row[main]:.4f}"
+        if better
+        else f"the deep model has the best test {main}"
+        if len(rows) > 1
+        else ""
+    )
+    return {"metric": main, "lower_is_better": lower, "rows": ranked, "verdict": verdict}
+
+
+def _beats(value: float, deep: float | None, lower: bool) -> bool:
+    return deep is None or (value < deep if lower else value > deep)
+
+
+def _arrays(data: Any, seed: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    x, y = first_rows(data)
+    if limit is not None and len(x) > limit:
+        pick = torch.from_numpy(np.random.default_rng(seed).permutation(len(x))[:limit])
+        x, y = x[pick], y[pick]
+    x = x.numpy()
+    return (x if x.dtype == np.int64 else x.reshape(len(x), -1)), y.numpy()
+
+
+def _score(task: Task, estimator: Any, x: np.ndarray, y: np.ndarray, main: str) -> float:
+    """The task's own metric on the estimator's test predictions."""
+    if task.name == "anomaly":  # higher = more anomalous, as the autoencoder's score
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        score = -estimator.score_samples(x)
+        return float(
+            average_precision_score(y, score) if main == "pr_auc" else roc_auc_score(y, score)
+        )
+    if task.name == "classification":  # a class missing from training gets probability 0
+        proba = np.zeros((len(x), task.schema.n_outputs), dtype=np.float32)
+        proba[:, estimator.classes_] = estimator.predict_proba(x)
+        preds = torch.from_numpy(proba)
+    else:
+        preds = torch.as_tensor(estimator.predict(x), dtype=torch.float32)
+    metric = task.metrics({main})
+    metric.update(preds, torch.as_tensor(y))
+    return float(metric.compute()[main])

@@ -1,0 +1,93 @@
+"""The leaderboard: traditional ML on the same split, scored by the task's own metric code."""
+
+import json
+
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+
+import deepworks
+from deepworks.config import DataConfig
+from deepworks.data import load_data
+from deepworks.errors import ConfigError
+from deepworks.evaluate.baselines import fitting
+from tests.conftest import assert_user_error, tiny_config
+
+
+def _board(run):
+    return json.loads((run.path / "leaderboard.json").read_text())
+
+
+def test_a_weak_deep_model_is_told_plainly_which_baseline_beats_it(tmp_path, cli):
+    raw = tiny_config("breast-cancer", epochs=1)
+    raw["train"]["optimizer"]["lr"] = 1e-5  # barely moves from its random start
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    board = _board(run)
+    names = [r["model"] for r in board["rows"]]
+    assert set(names) == {
+        "mlp (deep)", "logistic-regression", "random-forest", "hist-gradient-boosting"
+    }  # fmt: skip
+    scores = [r["accuracy"] for r in board["rows"]]
+    assert scores == sorted(scores, reverse=True)  # best first
+    best = board["rows"][0]
+    assert best["model"] != "mlp (deep)" and best["accuracy"] > 0.9
+    assert board["verdict"].startswith(f"{best['model']} beats the deep model on test accuracy")
+    assert all(r["train_seconds"] >= 0 and r["size_bytes"] > 0 for r in board["rows"])
+    assert list(run.leaderboard["model"]) == names
+
+
+def test_a_baseline_is_scored_like_scikit_learn_would(tmp_path):
+    raw = tiny_config("wine", epochs=1) | {"evaluate": {"baselines": ["logistic-regression"]}}
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    bundle = load_data(DataConfig(dataset="wine"))  # the same seeded split
+    expected = accuracy_score(
+        bundle.test.y.numpy(),
+        LogisticRegression(max_iter=1000).fit(bundle.train.x.numpy(), bundle.train.y.numpy())
+        .predict(bundle.test.x.numpy()),
+    )  # fmt: skip
+    row = next(r for r in _board(run)["rows"] if r["model"] == "logistic-regression")
+    assert row["accuracy"] == pytest.approx(expected)
+
+
+def test_baselines_can_be_turned_off_and_bad_names_fail_before_training(tmp_path, cli):
+    run = deepworks.run(
+        tiny_config(epochs=1) | {"evaluate": {"baselines": False}}, runs_dir=tmp_path
+    )
+    assert [r["model"] for r in _board(run)["rows"]] == ["mlp (deep)"]
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "data: {dataset: iris}\nmodel: {name: mlp}\nevaluate: {baselines: [random-forrest]}\n"
+    )
+    result = cli("run", config, "--runs-dir", tmp_path / "runs")
+    assert_user_error(result, "random-forrest", "random-forest")
+    assert not list((tmp_path / "runs").glob("*/metrics.jsonl"))  # failed before training
+    with pytest.raises(ConfigError, match="does not do regression"):
+        fitting("regression", "table", ["logistic-regression"])
+
+
+def test_every_task_gets_the_baselines_that_fit_it():
+    assert fitting("classification", "text", True) == ["tfidf-logistic-regression"]
+    assert fitting("anomaly", "image", True) == ["isolation-forest"]
+    assert set(fitting("regression", "table", True)) == {
+        "ridge", "random-forest", "hist-gradient-boosting"
+    }  # fmt: skip
+    assert fitting("forecast", "series", True) == []  # the task scores seasonal naive itself
+
+
+def test_forecast_and_anomaly_leaderboards(tmp_path):
+    forecast = {
+        "data": {"dataset": "co2", "series": {"window": 24, "horizon": 6}},
+        "model": {"name": "mlp", "hidden": [16]},
+        "train": {"epochs": 2},
+    }
+    rows = _board(deepworks.run(forecast, runs_dir=tmp_path, progress=False))["rows"]
+    assert {r["model"] for r in rows} == {"mlp (deep)", "seasonal-naive"}
+    anomaly = {
+        "task": "anomaly",
+        "data": {"dataset": "digits", "anomalous": ["7"]},
+        "model": {"name": "autoencoder", "hidden": [32], "latent": 4},
+        "train": {"epochs": 2},
+    }
+    board = _board(deepworks.run(anomaly, runs_dir=tmp_path, progress=False))
+    forest = next(r for r in board["rows"] if r["model"] == "isolation-forest")
+    assert board["metric"] == "pr_auc" and 0.1 < forest["pr_auc"] <= 1
