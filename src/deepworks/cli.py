@@ -81,6 +81,9 @@ def _write_csv(frame: Any, output: Path, what: str) -> None:
 
 
 def _finish(run: Any) -> None:
+    for finding in run.audit:
+        if finding["severity"] == "warning":
+            _console().print(f"data audit: {finding['message']}", style="yellow")
     _console().print(_metrics_table(run.metrics, f"run {run.folder.id}"))
     board = run.folder.read_json(run.folder.path / "leaderboard.json")
     if len(board["rows"]) > 1:

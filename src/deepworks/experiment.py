@@ -14,6 +14,7 @@ import torch
 
 from deepworks.config import ExperimentConfig, load_config
 from deepworks.data import DataBundle, load_data
+from deepworks.data.audit import audit
 from deepworks.data.augment import augmented
 from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
@@ -122,6 +123,7 @@ def _train_and_evaluate(
     schema = bundle.schema
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
     fitting(schema.task, schema.modality, cfg.evaluate.baselines)  # a bad name fails now
+    write_json(folder.path / "audit.json", audit(bundle))
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
     callbacks: list[Callback] = [_LogEpochs(folder)]

@@ -54,6 +54,11 @@ class Run:
         return self.folder.info()
 
     @property
+    def audit(self) -> list[dict[str, str]]:
+        """What the data audit found before training (check, severity, message)."""
+        return self.folder.read_json(self.folder.path / "audit.json")["findings"]
+
+    @property
     def leaderboard(self) -> pd.DataFrame:
         """The deep model and the baselines trained on the same split, best first."""
         board = self.folder.read_json(self.folder.path / "leaderboard.json")

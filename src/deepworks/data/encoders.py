@@ -60,6 +60,8 @@ class TableEncoder:
 
     numeric: dict[str, dict[str, float]] = field(default_factory=dict)  # col -> median/mean/std
     categorical: dict[str, list[str]] = field(default_factory=dict)  # col -> categories
+    missing: dict[str, int] = field(default_factory=dict)  # col -> empty cells in training
+    constant: list[str] = field(default_factory=list)  # columns with one value in training
     kind: str = "table"
 
     @classmethod
@@ -68,6 +70,10 @@ class TableEncoder:
         if frame.shape[1] == 0:
             raise DataError(f"{origin}: the table has no feature columns besides the target")
         for col in frame.columns:
+            if frame[col].isna().any():
+                enc.missing[str(col)] = int(frame[col].isna().sum())
+            if frame[col].nunique(dropna=True) <= 1:
+                enc.constant.append(str(col))
             if looks_numeric(frame[col]):
                 values = numeric_column(frame, col, origin)
                 median = float(values.median()) if values.notna().any() else 0.0

@@ -1,0 +1,97 @@
+"""The data audit, run before training: what in the data could make the metrics lie.
+
+Checks, on the encoded splits (what the model really sees): class balance; exact and near
+duplicates within the training split (near: equal after rounding to 0.01 in encoded units);
+train / test and train / valid leakage (test rows that also appear in training); and, for
+tables, empty cells and constant columns. Findings are plain sentences with a severity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepworks.data.datasets import first_rows
+
+# The audit reads at most this many examples per split.
+MAX_ROWS = 50_000
+IMBALANCE = 5.0  # largest / smallest class count that earns a warning
+
+
+def _keys(x: np.ndarray, decimals: int | None) -> list[bytes]:
+    rows = x.reshape(len(x), -1)
+    if decimals is not None and rows.dtype.kind == "f":
+        rows = np.round(rows, decimals) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
+    return [row.tobytes() for row in np.ascontiguousarray(rows)]
+
+
+def audit(bundle: Any) -> dict[str, Any]:
+    schema = bundle.schema
+    split = {
+        name: first_rows(getattr(bundle, name), MAX_ROWS) for name in ("train", "valid", "test")
+    }
+    train_x, train_y = (t.numpy() for t in split["train"])
+    findings: list[dict[str, str]] = []
+    stats: dict[str, Any] = {"rows": {k: len(v[0]) for k, v in split.items()}}
+
+    def say(check: str, severity: str, message: str) -> None:
+        findings.append({"check": check, "severity": severity, "message": message})
+
+    if schema.task in ("classification", "anomaly") and schema.classes:
+        counts = np.bincount(train_y.astype(int), minlength=len(schema.classes))
+        stats["class_counts"] = dict(zip(schema.classes, counts.tolist(), strict=True))
+        ratio = counts.max() / max(counts.min(), 1)
+        if ratio > IMBALANCE and schema.task == "classification":
+            rare = schema.classes[int(counts.argmin())]
+            say(
+                "class balance",
+                "warning",
+                f"classes are imbalanced {ratio:.0f}:1 in training (rarest: `{rare}`, "
+                f"{counts.min()} examples); read balanced accuracy and per-class F1, not accuracy",
+            )
+
+    for label, decimals in (("exact", None), ("near", 2)):
+        train_keys = _keys(train_x, decimals)
+        repeats = len(train_keys) - len(set(train_keys))
+        stats[f"{label}_duplicates_in_train"] = repeats
+        if repeats:
+            say(
+                f"{label} duplicates",
+                "info" if label == "near" else "warning",
+                f"{repeats} training rows repeat an earlier one"
+                + ("" if label == "exact" else " (within 0.01)"),
+            )
+        seen = set(train_keys)
+        for other in ("valid", "test"):
+            keys = _keys(split[other][0].numpy(), decimals)
+            leaked = sum(k in seen for k in keys)
+            stats[f"{label}_{other}_rows_in_train"] = leaked
+            if leaked:
+                say(
+                    "leakage",
+                    "warning",
+                    f"{leaked} of {len(keys)} {other} rows ({leaked / len(keys):.0%}) are "
+                    f"{'identical to' if label == 'exact' else 'within 0.01 of'} training rows: "
+                    f"the {other} metrics overstate how the model does on new data. Remove "
+                    "duplicates before splitting",
+                )
+        if any(f["check"] == "leakage" for f in findings):
+            break  # near leakage adds nothing once exact leakage is reported
+
+    encoder = schema.encoder
+    if encoder.get("kind") == "table":
+        for column, empty in encoder.get("missing", {}).items():
+            say(
+                "missing values",
+                "info",
+                f"column `{column}` has {empty} empty training cells, filled with the median "
+                "(numbers) or an `other` slot (categories)",
+            )
+        for column in encoder.get("constant", []):
+            say(
+                "constant column",
+                "info",
+                f"column `{column}` holds one value in training: it cannot help; drop it",
+            )
+    return {"findings": findings, "stats": stats}
