@@ -268,6 +268,13 @@ class EvaluateConfig(_Section):
     main_metric: str | None = Field(
         None, description="The metric shown in `deepworks runs`; default: the task's."
     )
+    target_precision: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Classifiers: the precision selective prediction must reach; rows below "
+        "the confidence threshold chosen on valid are referred to a human.",
+    )
     baselines: bool | list[str] = Field(
         True,
         description="Traditional-ML baselines trained on the same split for the leaderboard: "

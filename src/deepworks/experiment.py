@@ -150,6 +150,7 @@ def _train_and_evaluate(
         split: evaluate(model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device)
         for split, data in (("valid", bundle.valid), ("test", bundle.test))
     }
+    task.target_precision = cfg.evaluate.target_precision
     if hasattr(task, "final_metrics"):  # whole-split metrics (clusters, thresholds)
         for split, values in task.final_metrics(model, bundle, cfg.seed).items():
             metrics[split].update(values)

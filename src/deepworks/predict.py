@@ -89,9 +89,21 @@ class Run:
             return pd.DataFrame({"step": range(1, len(forecast) + 1), "forecast": forecast})
         if self.schema.task == "classification":
             classes = self.schema.classes or []
-            frame["prediction"] = [classes[i] for i in out["label"].tolist()] if out else []
+            valid = self.metrics.get("valid", {})
+            proba = out["proba"] if out else torch.zeros(0, len(classes))
+            if "temperature" in valid:  # calibrated on the validation split
+                proba = (proba.clamp_min(1e-12).log() / valid["temperature"]).softmax(-1)
+            frame["prediction"] = [classes[i] for i in proba.argmax(-1).tolist()]
             for j, name in enumerate(classes):
-                frame[f"proba_{name}"] = out["proba"][:, j].numpy() if out else []
+                frame[f"proba_{name}"] = proba[:, j].numpy()
+            if "selective_threshold" in valid:  # too unsure: a person decides
+                confidence = proba.max(-1).values.numpy() if len(proba) else np.zeros(0)
+                frame["confidence"] = confidence
+                frame["decision"] = np.where(
+                    confidence >= valid["selective_threshold"],
+                    frame["prediction"],
+                    "refer to a human",
+                )
         else:  # one column per output: `prediction` for regression, scores for the rest
             for key, values in out.items():
                 frame["prediction" if key == "value" else key] = values.numpy()

@@ -188,3 +188,32 @@ def bars(groups: dict[str, dict[str, float]], path: Path, title: str) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def reliability(raw: Any, scaled: Any, y: Any, path: Path, bins: int = 15) -> Path:
+    """Reliability diagram: accuracy against confidence, before and after temperature scaling;
+    a calibrated model sits on the diagonal."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    edges = np.linspace(0, 1, bins + 1)
+    for proba, label, color in (
+        (raw, "model", "tab:red"),
+        (scaled, "temperature-scaled", "tab:blue"),
+    ):
+        confidence, guess = (t.numpy() for t in proba.max(-1))
+        correct = guess == y.numpy()
+        which = np.clip(np.digitize(confidence, edges) - 1, 0, bins - 1)
+        centres, accuracy = [], []
+        for b in range(bins):
+            if (which == b).any():
+                centres.append(confidence[which == b].mean())
+                accuracy.append(correct[which == b].mean())
+        ax.plot(centres, accuracy, marker="o", color=color, label=label)
+    ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="perfectly calibrated")
+    ax.set(xlabel="confidence", ylabel="accuracy", title="reliability (test split)")
+    ax.set(xlim=(0, 1), ylim=(0, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -32,6 +32,8 @@ class Task:
     generates: str | None = None
     # Baselines the task scores beside the model: `<prefix>_<metric>` in its metrics.
     own_baselines: tuple[str, ...] = ()
+    # Selective prediction (classifiers): the precision the answered examples must reach.
+    target_precision: float = 0.95
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema

@@ -63,6 +63,55 @@ class Classification(Task):
         proba = output.softmax(dim=-1)
         return {"label": proba.argmax(dim=-1), "proba": proba}
 
+    # -- decision support ---------------------------------------------------------------
+    @torch.no_grad()  # not inference_mode: the temperature is fit through these logits
+    def logits(self, model: torch.nn.Module, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        from deepworks.data.datasets import first_rows
+
+        model.eval()
+        x, y = first_rows(data)
+        device = next(model.parameters()).device
+        out = torch.cat([model(chunk.to(device)).float().cpu() for chunk in x.split(256)])
+        return out, y
+
+    def final_metrics(self, model: torch.nn.Module, bundle: Any, seed: int = 0) -> dict:
+        """Calibration (ECE before and after temperature scaling, T fit on valid) and selective
+        prediction (the confidence threshold for `target_precision`, chosen on valid)."""
+        from deepworks.evaluate import calibration as cal
+
+        split = {name: self.logits(model, getattr(bundle, name)) for name in ("valid", "test")}
+        temperature = cal.fit_temperature(*split["valid"])
+        out: dict[str, dict] = {}
+        threshold = 0.0
+        for name, (logits, y) in split.items():
+            raw, scaled = logits.softmax(-1), (logits / temperature).softmax(-1)
+            confidence, guess = scaled.max(-1)
+            correct = (guess == y).numpy().astype(float)
+            if name == "valid":
+                threshold = cal.selective_threshold(
+                    confidence.numpy(), correct, self.target_precision
+                )
+            coverage, precision = cal.coverage_and_precision(confidence.numpy(), correct, threshold)
+            out[name] = {
+                "ece": cal.expected_calibration_error(raw, y),
+                "ece_calibrated": cal.expected_calibration_error(scaled, y),
+                "temperature": temperature,
+                "target_precision": self.target_precision,
+                "selective_threshold": threshold,
+                "selective_coverage": coverage,
+                "selective_precision": precision,
+            }
+        return out
+
+    def plots(self, model: torch.nn.Module, bundle: Any, folder, metrics: dict) -> None:
+        from deepworks.evaluate import plots
+
+        logits, y = self.logits(model, bundle.test)
+        temperature = metrics["valid"]["temperature"]
+        plots.reliability(
+            logits.softmax(-1), (logits / temperature).softmax(-1), y, folder / "calibration.png"
+        )
+
 
 @register_task("regression")
 class Regression(Task):

@@ -1,0 +1,59 @@
+"""How sure a classifier is, and how far to trust it.
+
+- Expected calibration error (ECE): the gap between confidence and accuracy, averaged over
+  15 confidence bins (torchmetrics).
+- Temperature scaling (Guo et al. 2017): one scalar T, fit on the validation split's logits by
+  minimizing the negative log-likelihood; softmax(logits / T) is then better calibrated while
+  every prediction stays the same.
+- Selective prediction: the lowest confidence threshold whose predictions, on validation, are
+  right at least `target` of the time; below it, defer to a human. Test reports its coverage
+  (share of examples answered) and precision (accuracy of the answered ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassCalibrationError
+
+BINS = 15
+
+
+def expected_calibration_error(proba: torch.Tensor, y: torch.Tensor) -> float:
+    metric = MulticlassCalibrationError(proba.shape[1], n_bins=BINS, norm="l1")
+    return float(metric(proba, y))
+
+
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """The T > 0 that minimizes NLL(softmax(logits / T), y)."""
+    log_t = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def nll() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(nll)
+    return float(log_t.detach().exp())
+
+
+def selective_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:
+    """The lowest confidence whose answers (confidence ≥ it) reach ``target`` precision;
+    above 1 when none does (then every example is referred)."""
+    order = np.argsort(-confidence, kind="stable")
+    precision = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(precision >= target)
+    if len(ok) == 0:
+        return float("inf")
+    return float(confidence[order][ok[-1]])
+
+
+def coverage_and_precision(
+    confidence: np.ndarray, correct: np.ndarray, threshold: float
+) -> tuple[float, float]:
+    answered = confidence >= threshold
+    coverage = float(answered.mean())
+    return coverage, float(correct[answered].mean()) if answered.any() else float("nan")
