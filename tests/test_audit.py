@@ -70,3 +70,17 @@ def test_imbalance_empty_cells_and_constant_columns(tmp_path):
     )
     assert "`gappy`" in checks["missing values"]
     assert "`always`" in checks["constant column"]
+
+
+def test_a_rising_validation_loss_is_called_overfitting():
+    from deepworks.data.audit import training_findings
+
+    def history(valid):
+        train = [1.0 - 0.1 * i for i in range(len(valid))]
+        return [{"train_loss": t, "valid_loss": v} for t, v in zip(train, valid, strict=True)]
+
+    rising = training_findings(history([1.0, 0.6, 0.5, 0.6, 0.8]), kept_epoch=3)
+    assert len(rising) == 1 and "rose 60% after epoch 3" in rising[0]["message"]
+    assert "early stopping kept epoch 3" in rising[0]["message"]
+    assert training_findings(history([1.0, 0.8, 0.7, 0.65, 0.6]), None) == []  # still learning
+    assert training_findings(history([1.0, 0.6, 0.5, 0.52, 0.53]), None) == []  # within 10%

@@ -14,7 +14,7 @@ import torch
 
 from deepworks.config import ExperimentConfig, load_config
 from deepworks.data import DataBundle, load_data
-from deepworks.data.audit import audit
+from deepworks.data.audit import audit, training_findings
 from deepworks.data.augment import augmented
 from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
@@ -123,7 +123,8 @@ def _train_and_evaluate(
     schema = bundle.schema
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
     fitting(schema.task, schema.modality, cfg.evaluate.baselines)  # a bad name fails now
-    write_json(folder.path / "audit.json", audit(bundle))
+    report = audit(bundle)
+    write_json(folder.path / "audit.json", report)
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
     callbacks: list[Callback] = [_LogEpochs(folder)]
@@ -168,6 +169,10 @@ def _train_and_evaluate(
         cfg.seed,
     )
     write_json(folder.path / "leaderboard.json", board)
+    es = cfg.train.early_stopping
+    kept = state.best_epoch if es and es.restore_best else None
+    report["findings"] += training_findings(state.history, kept)
+    write_json(folder.path / "audit.json", report)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
         raise RunError(

@@ -3,7 +3,8 @@
 Checks, on the encoded splits (what the model really sees): class balance; exact and near
 duplicates within the training split (near: equal after rounding to 0.01 in encoded units);
 train / test and train / valid leakage (test rows that also appear in training); and, for
-tables, empty cells and constant columns. Findings are plain sentences with a severity.
+tables, empty cells and constant columns. After training, ``training_findings`` adds what the
+learning curves say (overfitting). Findings are plain sentences with a severity.
 """
 
 from __future__ import annotations
@@ -95,3 +96,37 @@ def audit(bundle: Any) -> dict[str, Any]:
                 f"column `{column}` holds one value in training: it cannot help; drop it",
             )
     return {"findings": findings, "stats": stats}
+
+
+# Valid loss this much above its best by the end, while training loss kept falling: overfitting.
+RISE = 0.10
+
+
+def training_findings(history: list[dict[str, Any]], kept_epoch: int | None) -> list[dict]:
+    """What the learning curves say: a valid loss that rose while the training loss fell.
+    ``kept_epoch``: the epoch whose weights early stopping restored, if it did."""
+    losses = [(r["train_loss"], r.get("valid_loss")) for r in history]
+    if len(losses) < 3 or any(v is None for _, v in losses):
+        return []
+    valid = [v for _, v in losses]
+    best = int(np.argmin(valid))
+    last_train, last_valid = losses[-1]
+    if (
+        best < len(valid) - 1
+        and last_valid > valid[best] * (1 + RISE)
+        and (last_train < losses[best][0])
+    ):
+        kept = f" (early stopping kept epoch {kept_epoch})" if kept_epoch else ""
+        return [
+            {
+                "check": "overfitting",
+                "severity": "warning",
+                "message": (
+                    f"validation loss rose {last_valid / valid[best] - 1:.0%} after epoch "
+                    f"{best + 1} while training loss kept falling ({last_train:.3f} vs "
+                    f"{last_valid:.3f} valid): the model is overfitting{kept}. Try fewer "
+                    "epochs, `train.early_stopping`, more dropout or augmentation"
+                ),
+            }
+        ]
+    return []
