@@ -91,3 +91,19 @@ def test_forecast_and_anomaly_leaderboards(tmp_path):
     board = _board(deepworks.run(anomaly, runs_dir=tmp_path, progress=False))
     forest = next(r for r in board["rows"] if r["model"] == "isolation-forest")
     assert board["metric"] == "pr_auc" and 0.1 < forest["pr_auc"] <= 1
+
+
+def test_cross_validation_reports_every_fold_and_leaves_test_alone(tmp_path, cli):
+    raw = tiny_config("iris", epochs=20) | {"evaluate": {"cv": 3, "baselines": False}}
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    cv = json.loads((run.path / "cv.json").read_text())
+    assert cv["folds"] == 3 and len(cv["scores"]) == 3 and cv["metric"] == "accuracy"
+    assert cv["mean"] == pytest.approx(sum(cv["scores"]) / 3)
+    assert cv["mean"] > 0.6 and cv["std"] >= 0  # well above the 1/3 of guessing
+    config = tmp_path / "cv.yaml"
+    config.write_text(
+        "task: autoencoder\ndata: {dataset: iris}\nmodel: {name: autoencoder}\nevaluate: {cv: 3}\n"
+    )
+    result = cli("run", config, "--runs-dir", tmp_path / "runs")
+    assert_user_error(result, "evaluate.cv applies to classification and regression")
+    assert not list((tmp_path / "runs").glob("*/metrics.jsonl"))  # failed before training

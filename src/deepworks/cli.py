@@ -89,6 +89,13 @@ def _finish(run: Any) -> None:
     if len(board["rows"]) > 1:
         _console().print(_leaderboard_table(board))
         _console().print(board["verdict"])
+    cv_file = run.folder.path / "cv.json"
+    if cv_file.is_file():
+        cv = run.folder.read_json(cv_file)
+        _console().print(
+            f"{cv['folds']}-fold cross-validation on train + valid: {cv['metric']} "
+            f"{cv['mean']:.4f} ± {cv['std']:.4f}"
+        )
     info = run.info
     if info.get("stopped_early"):
         _console().print(

@@ -275,6 +275,11 @@ class EvaluateConfig(_Section):
         description="Classifiers: the precision selective prediction must reach; rows below "
         "the confidence threshold chosen on valid are referred to a human.",
     )
+    cv: int | None = Field(
+        None,
+        ge=2,
+        description="k-fold cross-validation on train + valid (test untouched): mean ± std.",
+    )
     baselines: bool | list[str] = Field(
         True,
         description="Traditional-ML baselines trained on the same split for the leaderboard: "

@@ -19,6 +19,7 @@ from deepworks.data.augment import augmented
 from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
 from deepworks.evaluate.baselines import fitting, leaderboard
+from deepworks.evaluate.cross_validation import check_task, cross_validate
 from deepworks.evaluate.evaluator import evaluate, scalars
 from deepworks.models import build_model
 from deepworks.runs.folder import RunFolder
@@ -123,6 +124,8 @@ def _train_and_evaluate(
     schema = bundle.schema
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
     fitting(schema.task, schema.modality, cfg.evaluate.baselines)  # a bad name fails now
+    if cfg.evaluate.cv:  # a task it cannot serve fails now, not after training
+        check_task(schema.task)
     report = audit(bundle)
     write_json(folder.path / "audit.json", report)
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
@@ -173,6 +176,8 @@ def _train_and_evaluate(
     kept = state.best_epoch if es and es.restore_best else None
     report["findings"] += training_findings(state.history, kept)
     write_json(folder.path / "audit.json", report)
+    if cfg.evaluate.cv:
+        write_json(folder.path / "cv.json", cross_validate(cfg, bundle, cfg.evaluate.cv))
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
         raise RunError(

@@ -1,0 +1,64 @@
+"""k-fold cross-validation: how much the score depends on which examples happened to train.
+
+The training and validation splits are pooled and cut into k folds (stratified for
+classification); each fold trains a fresh model on the other k − 1 and scores the held-out one
+with the task's metric code. The test split is never touched. Reported: every fold's score,
+their mean and standard deviation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepworks.data.augment import augmented
+from deepworks.data.datasets import TensorData, first_rows
+from deepworks.errors import ConfigError
+from deepworks.evaluate.evaluator import evaluate
+from deepworks.models import build_model
+from deepworks.runtime import seed_everything
+from deepworks.tasks import get_task
+from deepworks.train.trainer import Trainer, make_loader
+
+
+def check_task(task: str) -> None:
+    if task not in ("classification", "regression"):
+        raise ConfigError(
+            f"evaluate.cv applies to classification and regression, not {task} "
+            "(a forecast's folds would train on the future)"
+        )
+
+
+def cross_validate(cfg: Any, bundle: Any, k: int) -> dict[str, Any]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    schema = bundle.schema
+    check_task(schema.task)
+    task = get_task(schema)
+    main = task.main_metric
+    (x1, y1), (x2, y2) = first_rows(bundle.train), first_rows(bundle.valid)
+    x, y = torch.cat([x1, x2]), torch.cat([y1, y2])
+    if schema.task == "classification":
+        folds = StratifiedKFold(k, shuffle=True, random_state=cfg.seed).split(x, y)
+    else:
+        folds = KFold(k, shuffle=True, random_state=cfg.seed).split(x)
+    scores = []
+    for i, (train, held_out) in enumerate(folds):
+        seed_everything(cfg.seed + i)
+        model = build_model(cfg.model.name, cfg.model.params, schema)
+        trainer = Trainer(cfg.train, cfg.seed + i, batch_size=cfg.data.batch_size, progress=False)
+        data = TensorData(x[train], y[train])
+        if schema.modality != "audio":  # audio augments waveforms, which are not pooled here
+            data = augmented(data, cfg.data.augment, schema, cfg.seed + i)
+        trainer.fit(model, task, data, None)
+        loader = make_loader(TensorData(x[held_out], y[held_out]), cfg.data.eval_batch_size)
+        scores.append(float(evaluate(model, task, loader, trainer.device, {main})[main]))
+    return {
+        "folds": k,
+        "metric": main,
+        "scores": scores,
+        "mean": float(np.mean(scores)),
+        "std": float(np.std(scores)),
+    }
