@@ -75,3 +75,32 @@ def trainer_killed_when(condition):
                 raise Killed
 
     return KilledTrainer
+
+
+def killed_and_resumed(raw: dict, task: str, tmp_path: Path, kill_after_epoch: int):
+    """Train ``raw`` whole, and again killed after an epoch's checkpoint then resumed;
+    returns both models (built from the same seed) for comparison."""
+    import pytest
+
+    from deepworks.config import load_config
+    from deepworks.data import load_data
+    from deepworks.models import build_model
+    from deepworks.tasks import get_task
+    from deepworks.train.trainer import Trainer
+
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data, task)
+
+    def fit(trainer_cls, folder, resume=False):
+        torch.manual_seed(0)
+        model = build_model(cfg.model.name, cfg.model.params, bundle.schema)
+        trainer = trainer_cls(
+            cfg.train, batch_size=cfg.data.batch_size, progress=False, checkpoint_dir=folder
+        )
+        trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=resume)
+        return model
+
+    full = fit(Trainer, tmp_path / "full")
+    with pytest.raises(Killed):
+        fit(trainer_killed_when(lambda s: s.epoch == kill_after_epoch), tmp_path / "killed")
+    return full, fit(Trainer, tmp_path / "killed", resume=True)

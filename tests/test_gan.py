@@ -11,7 +11,7 @@ import deepworks
 from deepworks.data.schema import Schema
 from deepworks.models import build_model
 from deepworks.tasks.gan import ClassifierScore
-from tests.conftest import Killed, assert_user_error, trainer_killed_when
+from tests.conftest import assert_user_error, killed_and_resumed
 
 
 @pytest.mark.parametrize("task", ["gan", "conditional-gan"])
@@ -142,31 +142,12 @@ def test_a_gan_needs_labelled_images_and_an_image_model(tmp_path, cli):
 
 def test_a_killed_gan_resumes_to_the_same_weights(tmp_path):
     """Two optimizers, the noise drawn from the global RNG: all restored from the checkpoint."""
-    from deepworks.config import load_config
-    from deepworks.data import load_data
-    from deepworks.tasks import get_task
-    from deepworks.train.trainer import Trainer
-
-    cfg = load_config(
-        {
-            "task": "gan",
-            "data": {"dataset": "digits", "limit": 200},
-            "model": {"name": "dcgan", "latent": 4, "width": 8},
-            "train": {"epochs": 3},
-        }
-    )
-    bundle = load_data(cfg.data, "gan")
-
-    def fit(trainer_cls, folder, resume=False):
-        torch.manual_seed(0)
-        model = build_model("dcgan", cfg.model.params, bundle.schema)
-        trainer = trainer_cls(cfg.train, batch_size=32, progress=False, checkpoint_dir=folder)
-        trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=resume)
-        return model
-
-    full = fit(Trainer, tmp_path / "a")
-    with pytest.raises(Killed):
-        fit(trainer_killed_when(lambda state: state.epoch == 1), tmp_path / "b")
-    resumed = fit(Trainer, tmp_path / "b", resume=True)
+    raw = {
+        "task": "gan",
+        "data": {"dataset": "digits", "limit": 200, "batch_size": 32},
+        "model": {"name": "dcgan", "latent": 4, "width": 8},
+        "train": {"epochs": 3},
+    }
+    full, resumed = killed_and_resumed(raw, "gan", tmp_path, kill_after_epoch=1)
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name

@@ -9,7 +9,7 @@ import torch
 import deepworks
 from deepworks.data.schema import Schema
 from deepworks.models import build_model
-from tests.conftest import Killed, trainer_killed_when
+from tests.conftest import killed_and_resumed
 
 
 def test_kohonen_update_pulls_the_winner_and_its_neighbours():
@@ -61,31 +61,11 @@ def test_new_data_is_mapped_to_units(digits_som):
 
 
 def test_a_killed_som_resumes_to_the_same_map(tmp_path):
-    from deepworks.config import load_config
-    from deepworks.data import load_data
-    from deepworks.tasks import get_task
-    from deepworks.train.trainer import Trainer
-
-    cfg = load_config(
-        {
-            "task": "som",
-            "data": {"dataset": "iris"},
-            "model": {"name": "som", "rows": 4, "cols": 4},
-            "train": {"epochs": 4},
-        }
-    )
-    bundle = load_data(cfg.data, "som")
-
-    def fit(trainer_cls, folder, resume=False):
-        torch.manual_seed(0)
-        model = build_model("som", cfg.model.params, bundle.schema)
-        trainer = trainer_cls(cfg.train, batch_size=16, progress=False, checkpoint_dir=folder)
-        trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=resume)
-        return model
-
-    StopAfterTwo = trainer_killed_when(lambda state: state.epoch == 2)
-    full = fit(Trainer, tmp_path / "a")
-    with pytest.raises(Killed):
-        fit(StopAfterTwo, tmp_path / "b")
-    resumed = fit(Trainer, tmp_path / "b", resume=True)
+    raw = {
+        "task": "som",
+        "data": {"dataset": "iris", "batch_size": 16},
+        "model": {"name": "som", "rows": 4, "cols": 4},
+        "train": {"epochs": 4},
+    }
+    full, resumed = killed_and_resumed(raw, "som", tmp_path, kill_after_epoch=2)
     assert torch.equal(full.weights, resumed.weights)

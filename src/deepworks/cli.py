@@ -183,7 +183,7 @@ def embed(
     ),
     runs_dir: RunsDir = Path("runs"),
 ) -> None:
-    """Write the learned low-dimensional code of each input (autoencoder runs)."""
+    """Write each input's learned code: an autoencoder's, or a pretrained model's features."""
     from deepworks.predict import load
 
     frame = load(run_id, runs_dir).embed(inputs)
