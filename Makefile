@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 		apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
 		sudo -n apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
 		echo "note: could not install espeak-ng and flite (needed for spoken-digits)"
+	@# Headless chromium renders the run report in its test (which skips without it).
+	@command -v chromium >/dev/null || \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		sudo -n apt-get install -y -q chromium >/dev/null 2>&1 || \
+		echo "note: could not install chromium (the report rendering test will skip)"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -51,6 +51,25 @@ def test_vae_codes_cluster_into_the_digits(digits_vae):
     assert (digits_vae.path / "embedding.png").is_file()
 
 
+def test_pca_of_the_same_width_is_on_the_leaderboard(digits_vae):
+    """PCA with the code's 8 components, fit on the training split, scored like the model."""
+    from sklearn.decomposition import PCA
+
+    from deepworks.config import load_config
+    from deepworks.data import load_data
+
+    cfg = load_config(digits_vae.folder.config)
+    bundle = load_data(cfg.data, "autoencoder", cfg.seed)
+    pca = PCA(8, random_state=0).fit(bundle.train.x.flatten(1).numpy())
+    x = bundle.test.x.flatten(1).numpy()
+    by_hand = ((pca.inverse_transform(pca.transform(x)) - x) ** 2).mean()
+    test = digits_vae.metrics["test"]
+    assert test["pca_mse"] == pytest.approx(by_hand, rel=1e-4)
+    assert 0 < test["pca_kmeans_ari"] < 1
+    rows = digits_vae.leaderboard.set_index("model")
+    assert rows.loc["pca", "mse"] == pytest.approx(by_hand, rel=1e-4)
+
+
 def test_embed_writes_codes_and_predict_scores_reconstruction(digits_vae, cli, tmp_path):
     from sklearn.datasets import load_digits
 

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -81,7 +82,10 @@ def test_forecast_and_anomaly_leaderboards(tmp_path):
         "train": {"epochs": 2},
     }
     rows = _board(deepworks.run(forecast, runs_dir=tmp_path, progress=False))["rows"]
-    assert {r["model"] for r in rows} == {"mlp (deep)", "seasonal-naive"}
+    assert {r["model"] for r in rows} == {"mlp (deep)", "seasonal-naive", "ets"}
+    ets = next(r for r in rows if r["model"] == "ets")
+    naive = next(r for r in rows if r["model"] == "seasonal-naive")
+    assert ets["mase"] < naive["mase"] and ets["train_seconds"] > 0  # co2 trends: ETS follows
     anomaly = {
         "task": "anomaly",
         "data": {"dataset": "digits", "anomalous": ["7"]},
@@ -107,3 +111,25 @@ def test_cross_validation_reports_every_fold_and_leaves_test_alone(tmp_path, cli
     result = cli("run", config, "--runs-dir", tmp_path / "runs")
     assert_user_error(result, "evaluate.cv applies to classification and regression")
     assert not list((tmp_path / "runs").glob("*/metrics.jsonl"))  # failed before training
+
+
+def test_ets_rolls_over_the_same_origins_as_the_model(tmp_path):
+    """Each ETS forecast is the fitted model run up to that window's origin, no refit."""
+    from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+
+    from deepworks.config import DataConfig
+    from deepworks.data import load_data
+    from deepworks.evaluate.forecasters import ets_forecasts
+
+    cfg = DataConfig(dataset="co2", series={"window": 24, "horizon": 6})
+    bundle = load_data(cfg, "forecast")
+    span = bundle.span
+    forecasts, _ = ets_forecasts(span, 12, 6)
+    assert forecasts["test"].shape == tuple(bundle.test.y.shape)
+    origin = span.origins["test"][5]
+    assert np.allclose(span.values[origin : origin + 6], bundle.test.y[5].numpy())
+    fitted = ExponentialSmoothing(span.values[: span.train_end], trend=True, seasonal=12).fit(
+        disp=False
+    )
+    by_hand = fitted.apply(span.values[:origin]).forecast(6)
+    assert np.allclose(forecasts["test"][5], by_hand)

@@ -96,6 +96,9 @@ def _finish(run: Any) -> None:
             f"{cv['folds']}-fold cross-validation on train + valid: {cv['metric']} "
             f"{cv['mean']:.4f} ± {cv['std']:.4f}"
         )
+    report = run.path / "report.html"
+    if report.is_file():
+        _console().print(f"report: {report}", style="dim")
     info = run.info
     if info.get("stopped_early"):
         _console().print(
@@ -188,6 +191,61 @@ def embed(
 
     frame = load(run_id, runs_dir).embed(inputs)
     _write_csv(frame, output, f"{len(frame)} codes of width {frame.shape[1] - 1}")
+
+
+@app.command()
+def explain(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    inputs: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="A CSV, an image, a WAV or a folder.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder; default RUN/explanations.")
+    ] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option("--method", "-m", help="saliency, integrated-gradients, grad-cam (repeat)."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Explain this class for every input; default: its own.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N inputs.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Inputs per batch.")] = 16,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+) -> None:
+    """Explain a finished run's predictions on INPUT: overlays, highlighted tokens, feature
+    attributions; prints the folder last."""
+    from deepworks.predict import load
+    from deepworks.runtime import set_threads
+
+    set_threads(threads)
+    run = load(run_id, runs_dir)
+    folder = output or run.path / "explanations"
+    files = run.explain_to(inputs, folder, method, target, batch_size, limit)
+    summary = files[-1] if files else None
+    _console().print(f"{len(files)} files written", style="dim")
+    if summary is not None:
+        import pandas as pd
+
+        table = pd.read_csv(folder / "explanations.csv")
+        if "ig_relative_delta" in table:
+            _console().print(
+                f"{len(table)} inputs; integrated gradients' completeness gap: median "
+                f"{table['ig_relative_delta'].median():.2e} of |F(x) − F(baseline)|"
+            )
+    print(folder)
+
+
+@app.command()
+def report(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    runs_dir: RunsDir = Path("runs"),
+) -> None:
+    """Rebuild a run's report.html (one self-contained file); prints its path."""
+    from deepworks.report import write_report
+
+    print(write_report(run_id, runs_dir))
 
 
 @app.command()

@@ -285,6 +285,17 @@ class EvaluateConfig(_Section):
         description="Traditional-ML baselines trained on the same split for the leaderboard: "
         "true (all that fit), false, or a list of names.",
     )
+    explain: int = Field(
+        4,
+        ge=0,
+        description="Classification / regression: explain this many test examples into "
+        "explanations/ and the report (0: none).",
+    )
+    slices: str | None = Field(
+        None,
+        description="Table or text data: a column of the data file to score the test split "
+        "per group of (a bias check); numbers with many values are cut into quartiles.",
+    )
 
 
 class ExperimentConfig(_Section):

@@ -21,7 +21,10 @@ from deepworks.evaluate import plots
 from deepworks.evaluate.baselines import fitting, leaderboard
 from deepworks.evaluate.cross_validation import check_task, cross_validate
 from deepworks.evaluate.evaluator import evaluate, scalars
+from deepworks.evaluate.slices import check_column, slice_findings, slice_metrics
+from deepworks.explain.explainer import EXPLAINED_TASKS, explain_examples
 from deepworks.models import build_model
+from deepworks.report import write_report
 from deepworks.runs.folder import RunFolder
 from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task
@@ -126,6 +129,7 @@ def _train_and_evaluate(
     fitting(schema.task, schema.modality, cfg.evaluate.baselines)  # a bad name fails now
     if cfg.evaluate.cv:  # a task it cannot serve fails now, not after training
         check_task(schema.task)
+    check_column(bundle, cfg.evaluate.slices)
     report = audit(bundle)
     write_json(folder.path / "audit.json", report)
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
@@ -160,6 +164,10 @@ def _train_and_evaluate(
             metrics[split].update(values)
     if hasattr(task, "plots"):  # the task's own figures (embedding, U-matrix, ...)
         task.plots(model, bundle, folder.path, metrics)
+    if cfg.evaluate.explain and schema.task in EXPLAINED_TASKS:
+        explain_examples(
+            model, schema, bundle.test, cfg.evaluate.explain, folder.path / "explanations"
+        )
     write_json(folder.metrics_json, metrics)
     board = leaderboard(
         task,
@@ -175,6 +183,15 @@ def _train_and_evaluate(
     es = cfg.train.early_stopping
     kept = state.best_epoch if es and es.restore_best else None
     report["findings"] += training_findings(state.history, kept)
+    if cfg.evaluate.slices:
+        slices = slice_metrics(task, model, bundle, cfg.evaluate.slices, trainer.device)
+        write_json(folder.path / "slices.json", slices)
+        report["findings"] += slice_findings(slices)
+        plots.bars(
+            {g["group"]: {slices["metric"]: g[slices["metric"]]} for g in slices["groups"]},
+            folder.path / "slices.png",
+            f"test {slices['metric']} by {slices['column']}",
+        )
     write_json(folder.path / "audit.json", report)
     if cfg.evaluate.cv:
         write_json(folder.path / "cv.json", cross_validate(cfg, bundle, cfg.evaluate.cv))
@@ -200,6 +217,7 @@ def _train_and_evaluate(
         best_epoch=state.best_epoch,
         stopped_early=state.stopped_early,
     )
+    write_report(folder.path)
     return load(folder.path)
 
 

@@ -129,11 +129,72 @@ class Run:
         frame.insert(0, "input", ids)
         return frame
 
+    # ------------------------------------------------------------------------- explain
+    def explain(
+        self,
+        inputs: Inputs,
+        methods: list[str] | None = None,
+        target: str | None = None,
+        batch_size: int = 16,
+    ):
+        """Why the model decided as it did: Captum attributions for each input (every method
+        that fits the model when ``methods`` is None), with integrated gradients' completeness
+        gap; attention maps for transformers. ``target`` explains one class for every input
+        (default: each input's own prediction).
+
+        >>> e = deepworks.load("runs/digits").explain("digit.png")  # doctest: +SKIP
+        >>> e.attributions["integrated-gradients"].shape, e.delta  # doctest: +SKIP
+        """
+        from deepworks.explain import Explanation
+
+        parts = list(self._explanations(inputs, methods, target, batch_size))
+        if not parts:
+            raise DataError("no inputs to explain")
+        return Explanation.concat(parts)
+
+    def explain_to(
+        self,
+        inputs: Inputs,
+        folder: str | Path,
+        methods: list[str] | None = None,
+        target: str | None = None,
+        batch_size: int = 16,
+        limit: int | None = None,
+    ) -> list[Path]:
+        """``explain`` a batch at a time, writing the pictures (overlays PNG, tokens.html,
+        feature bars) and explanations.csv into ``folder``; returns the files written."""
+        from deepworks.explain import WRITERS
+
+        writer = WRITERS.get(self.schema.modality)(Path(folder), self.schema)
+        for part in self._explanations(inputs, methods, target, batch_size, limit):
+            writer.add(part)
+        return writer.close()
+
+    def _explanations(self, inputs, methods, target, batch_size, limit=None):
+        from deepworks.explain import check_methods, explain_batches
+        from deepworks.explain.explainer import check_task
+
+        check_task(self.schema, self.folder.id)
+        if batch_size < 1:
+            raise DataError(f"batch size {batch_size}; give at least 1")
+        methods = check_methods(self.model, self.schema.modality, methods)
+        ids, batches = self._encode(inputs, batch_size)
+        if limit is not None:  # only the first `limit` inputs
+            ids = ids[:limit]
+            batches = _first(batches, limit)
+        attention = hasattr(self.model, "attention_maps")
+        yield from explain_batches(
+            self.model, self.schema, ids, batches, methods, target, attention
+        )
+
     @torch.inference_mode()
     def _forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.task.predict(self.model, x)
 
-    def _encode(self, inputs: Inputs) -> tuple[list[Any], Iterator[torch.Tensor]]:
+    def _encode(
+        self, inputs: Inputs, batch_size: int | None = None
+    ) -> tuple[list[Any], Iterator[torch.Tensor]]:
+        size = batch_size or self.batch_size
         if isinstance(self.encoder, SeriesEncoder):  # forecast after the series' last window
             values = self.encoder.values(self._as_frame(inputs), _origin(inputs))
             if len(values) < self.encoder.window:
@@ -150,18 +211,18 @@ class Run:
                     f"{_origin(inputs)}: series of {values.shape[1]} steps given; this model "
                     f"takes {self.encoder.length}"
                 )
-            return ids, iter(self.encoder.tensor(values).split(self.batch_size))
+            return ids, iter(self.encoder.tensor(values).split(size))
         if isinstance(self.encoder, RatingsEncoder):  # (user, item) pairs
             frame = self._as_frame(inputs)
             pairs = self.encoder.pairs(frame, _origin(inputs))
-            return list(frame.index), iter(pairs.split(self.batch_size))
+            return list(frame.index), iter(pairs.split(size))
         if isinstance(self.encoder, TextEncoder):
             texts = self._texts(inputs)
-            return list(range(len(texts))), iter(self.encoder.encode(texts).split(self.batch_size))
+            return list(range(len(texts))), iter(self.encoder.encode(texts).split(size))
         if isinstance(self.encoder, TableEncoder):
             frame = self._as_frame(inputs)
             x = self.encoder.transform(frame, _origin(inputs))
-            return list(frame.index), iter(x.split(self.batch_size))
+            return list(frame.index), iter(x.split(size))
         if isinstance(self.encoder, AudioEncoder):  # WAV files → log-mel features
             audio: AudioEncoder = self.encoder
             clips = _file_paths(inputs, WAV_SUFFIXES, "audio")
@@ -169,8 +230,8 @@ class Run:
                 raise DataError("give a WAV file, a folder of them, or a list of their paths")
 
             def features() -> Iterator[torch.Tensor]:
-                for start in range(0, len(clips), self.batch_size):
-                    chunk = clips[start : start + self.batch_size]
+                for start in range(0, len(clips), size):
+                    chunk = clips[start : start + size]
                     yield audio.features(torch.stack([audio.load(p) for p in chunk]))
 
             return [str(p) for p in clips], features()
@@ -185,14 +246,12 @@ class Run:
                     f"{tuple(self.schema.input_shape)} (C, H, W) — or pass image files"
                 )
             x = self.encoder.normalize(x)
-            return list(range(len(x))), iter(x.split(self.batch_size))
+            return list(range(len(x))), iter(x.split(size))
         encoder: ImageEncoder = self.encoder  # type: ignore[assignment]
 
         def batches() -> Iterator[torch.Tensor]:
-            for start in range(0, len(paths), self.batch_size):
-                yield torch.stack(
-                    [encoder.encode_file(p) for p in paths[start : start + self.batch_size]]
-                )
+            for start in range(0, len(paths), size):
+                yield torch.stack([encoder.encode_file(p) for p in paths[start : start + size]])
 
         return [str(p) for p in paths], batches()
 
@@ -399,6 +458,15 @@ class Run:
                 f"(known: {', '.join(lookup)})"
             )
         return torch.as_tensor([lookup[str(v)] for v in values])
+
+
+def _first(batches: Iterator[torch.Tensor], n: int) -> Iterator[torch.Tensor]:
+    """The batches cut after ``n`` rows."""
+    for x in batches:
+        if n <= 0:
+            return
+        yield x[:n]
+        n -= len(x)
 
 
 def _origin(inputs: Inputs) -> str:

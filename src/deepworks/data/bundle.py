@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +40,10 @@ class DataBundle:
     valid: Dataset
     test: Dataset
     schema: Schema
+    # The test split's rows as read (tables and text): what per-slice metrics group by.
+    test_rows: pd.DataFrame | None = None
+    # Forecasts: the whole series and each split's forecast origins (a SeriesSpan).
+    span: Any = None
 
 
 def load_source(cfg: DataConfig) -> Source:
@@ -139,7 +144,7 @@ def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) 
     train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
     encoder = TableEncoder.fit(features.iloc[train], src.origin)
     x_all = encoder.transform(features, src.origin)
-    return assemble(
+    bundle = assemble(
         x_all,
         y_all,
         (train, valid, test),
@@ -150,6 +155,8 @@ def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) 
         encoder=encoder.to_dict(),
         origin=src.origin,
     )
+    bundle.test_rows = frame.iloc[test].reset_index(drop=True)
+    return bundle
 
 
 def _image_array_bundle(src: ImageArraySource, cfg: DataConfig, seed: int) -> DataBundle:
@@ -249,7 +256,7 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
     texts = check_texts(frame[src.text], src.origin, src.text)
     encoder = TextEncoder.fit([texts[i] for i in train], cfg.tokenizer, src.text)
     x_all = encoder.encode(texts)
-    return assemble(
+    bundle = assemble(
         x_all,
         y_all,
         (train, valid, test),
@@ -261,6 +268,8 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
         origin=src.origin,
         input_shape=(encoder.max_length,),
     )
+    bundle.test_rows = frame.iloc[test].reset_index(drop=True)
+    return bundle
 
 
 def anomaly_bundle(labelled: DataBundle, cfg: DataConfig) -> DataBundle:

@@ -144,7 +144,27 @@ def series_bundle(src, cfg: DataConfig):
         horizon=s.horizon,
         target_scale=(encoder.mean[0], encoder.std[0]),
     )
-    return DataBundle(*(TensorData(x, y) for x, y in splits), schema)
+    bundle = DataBundle(*(TensorData(x, y) for x, y in splits), schema)
+    bundle.span = SeriesSpan(
+        target,
+        train_end,
+        {
+            "valid": list(range(max(train_end, s.window), valid_end - s.horizon + 1)),
+            "test": list(range(max(valid_end, s.window), n - s.horizon + 1)),
+        },
+    )
+    return bundle
+
+
+@dataclass
+class SeriesSpan:
+    """A forecast bundle's whole target series (real units), where training ends, and each
+    split's forecast origins (window i of a split forecasts values[origin:origin+horizon]):
+    what statistical forecasters fit and roll over."""
+
+    values: np.ndarray
+    train_end: int
+    origins: dict[str, list[int]]
 
 
 # --------------------------------------------------------------------------- classification

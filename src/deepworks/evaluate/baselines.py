@@ -144,7 +144,8 @@ def leaderboard(
         value = metrics["test"].get(f"{prefix}_{main}")
         if isinstance(value, int | float):
             name = prefix.replace("_", "-")
-            rows.append({"model": name, main: value, "train_seconds": None, "size_bytes": None})
+            seconds = metrics["test"].get(f"{prefix}_fit_seconds")
+            rows.append({"model": name, main: value, "train_seconds": seconds, "size_bytes": None})
     names = fitting(task.name, bundle.schema.modality, chosen)
     if names:
         x_train, y_train = _arrays(bundle.train, seed, MAX_TRAIN)

@@ -14,6 +14,14 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 
+def save(fig: Any, path: Path, dpi: int = 100) -> Path:
+    """Lay out, write and close a figure; returns where it went."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str) -> Path:
     epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
@@ -28,10 +36,7 @@ def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str)
     for ax in (ax_loss, ax_metric):
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path, title: str) -> Path:
@@ -61,10 +66,7 @@ def confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path, ti
                 color="white" if cm[i, j] > threshold else "black",
                 fontsize=8,
             )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def forecast(
@@ -91,10 +93,7 @@ def forecast(
     ax.set(title=title, xlabel="step in the test span", ylabel="value")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def embedding(
@@ -114,10 +113,7 @@ def embedding(
             ax.scatter(codes[pick, 0], codes[pick, 1], s=8, alpha=0.7, label=name)
         ax.legend(markerscale=2, fontsize=8, loc="best")
     ax.set(title=title, xlabel="component 1", ylabel="component 2")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def som_maps(u_matrix: np.ndarray, hits: np.ndarray, path: Path) -> Path:
@@ -130,10 +126,7 @@ def som_maps(u_matrix: np.ndarray, hits: np.ndarray, path: Path) -> Path:
         image = ax.imshow(values, cmap=cmap)
         ax.set(title=title, xlabel="column", ylabel="row")
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def judged_samples(
@@ -163,10 +156,7 @@ def judged_samples(
         ax.legend(loc="lower right")
     ax.set_xticks(range(k), classes)
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def bars(groups: dict[str, dict[str, float]], path: Path, title: str) -> Path:
@@ -184,10 +174,7 @@ def bars(groups: dict[str, dict[str, float]], path: Path, title: str) -> Path:
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def reliability(raw: Any, scaled: Any, y: Any, path: Path, bins: int = 15) -> Path:
@@ -213,7 +200,34 @@ def reliability(raw: Any, scaled: Any, y: Any, path: Path, bins: int = 15) -> Pa
     ax.set(xlim=(0, 1), ylim=(0, 1.02))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
+
+
+def roc_pr(proba: np.ndarray, y: np.ndarray, classes: list[str], path: Path) -> Path:
+    """ROC and precision-recall curves, one per class against the rest (the positive class
+    alone for two classes; a micro-average beyond 10 classes), with their areas."""
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    onehot = np.eye(len(classes))[y]
+    if len(classes) == 2:
+        curves = [(classes[1], onehot[:, 1], proba[:, 1])]
+    elif len(classes) > 10:
+        curves = [("micro-average", onehot.ravel(), proba.ravel())]
+    else:
+        curves = [(c, onehot[:, j], proba[:, j]) for j, c in enumerate(classes)]
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(10, 4.5))
+    for name, truth, score in curves:
+        if truth.min() == truth.max():  # a class absent from the split has no curve
+            continue
+        fpr, tpr, _ = roc_curve(truth, score)
+        ax_roc.plot(fpr, tpr, lw=1.2, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+        precision, recall, _ = precision_recall_curve(truth, score)
+        ap = average_precision_score(truth, score)
+        ax_pr.plot(recall, precision, lw=1.2, label=f"{name} (AP {ap:.3f})")
+    ax_roc.plot([0, 1], [0, 1], color="gray", ls="--", lw=1)
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (test)")
+    for ax in (ax_roc, ax_pr):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right" if ax is ax_roc else "lower left")
+    return save(fig, path)

@@ -63,6 +63,18 @@ class PretrainedEncoder(TransferMixin, nn.Module):
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1)
         return self.head(pooled)
 
+    @torch.no_grad()
+    def attention_maps(self, ids: torch.Tensor) -> torch.Tensor:
+        """(N, layers, L, L) self-attention weights, averaged over heads."""
+        mask = (ids != 0).long()
+        fused = self.encoder.config._attn_implementation
+        self.encoder.set_attn_implementation("eager")  # the fused kernels return no weights
+        try:
+            out = self.encoder(input_ids=ids, attention_mask=mask, output_attentions=True)
+        finally:
+            self.encoder.set_attn_implementation(fused)
+        return torch.stack([a.mean(1) for a in out.attentions], dim=1)
+
 
 def build(schema: Schema, p: BertParams) -> nn.Module:
     transformers = require("transformers", "text", "pretrained text encoders")

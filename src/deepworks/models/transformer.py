@@ -82,6 +82,31 @@ class TransformerNet(nn.Module):
             return self.head(self.dropout(self.causal(x)))
         return self.head(self.dropout(self.forward_features(x)))
 
+    def attention_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, layers, L, L) self-attention weights, averaged over heads (L counts the CLS
+        position when pooling by CLS). The layers are asked for the weights they skip in
+        training; with gradients on, PyTorch's fused inference path (which has none) is off."""
+        maps: list[torch.Tensor] = []
+        originals = [layer.self_attn.forward for layer in self.encoder.layers]
+
+        def keeping(forward):
+            def attend(*args, **kwargs):
+                out, weights = forward(*args, **{**kwargs, "need_weights": True})
+                maps.append(weights.detach())
+                return out, weights
+
+            return attend
+
+        try:
+            for layer, forward in zip(self.encoder.layers, originals, strict=True):
+                layer.self_attn.forward = keeping(forward)
+            with torch.enable_grad():
+                self.forward_features(x)
+        finally:
+            for layer in self.encoder.layers:
+                del layer.self_attn.forward  # back to the class's own method
+        return torch.stack(maps, dim=1)
+
     def causal(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L) tokens → (N, L, d_model), position t attending to positions ≤ t only."""
         h = self.dropout(self.embed(x) * self.scale + self.positions[: x.shape[1]])

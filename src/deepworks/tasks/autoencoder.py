@@ -23,6 +23,8 @@ from deepworks.tasks.base import Batch, Task, register_task
 
 # The silhouette is quadratic in the number of points: estimate it on a sample.
 SILHOUETTE_SAMPLE = 2000
+# The PCA baseline is fit on at most this many training examples.
+PCA_TRAIN = 20_000
 
 
 @register_task("autoencoder")
@@ -32,6 +34,7 @@ class Autoencoder(Task):
     main_metric = "mse"
     lower_is_better = frozenset({"loss", "mse"})
     epoch_metrics = frozenset({"mse"})
+    own_baselines = ("pca",)
 
     def reconstruction_loss(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if hasattr(model, "elbo_terms"):  # VAE: per-example sum of squares + KL
@@ -63,7 +66,36 @@ class Autoencoder(Task):
         return torch.cat([model.encode(chunk) for chunk in x.split(batch_size)])
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
-        return {s: self.clustering(model, getattr(bundle, s), seed) for s in ("valid", "test")}
+        out = {s: self.clustering(model, getattr(bundle, s), seed) for s in ("valid", "test")}
+        for split, values in self.pca_baseline(model, bundle, seed).items():
+            out[split].update(values)
+        return out
+
+    def pca_baseline(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
+        """PCA with as many components as the model's code, fit on the training split: its
+        reconstruction error (`pca_mse`, what a linear autoencoder reaches) and k-means on its
+        components (`pca_kmeans_ari` / `_nmi`, the classic pipeline)."""
+        from sklearn.cluster import KMeans
+        from sklearn.decomposition import PCA
+        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+        width = self.codes(model, bundle.train.x[:2]).shape[1]
+        train = bundle.train.x.flatten(1).numpy()[:PCA_TRAIN]
+        pca = PCA(min(width, *train.shape), random_state=seed).fit(train)
+        out = {}
+        for split in ("valid", "test"):
+            data = getattr(bundle, split)
+            x = data.x.flatten(1).numpy()
+            z = pca.transform(x)
+            values = {"pca_mse": float(((pca.inverse_transform(z) - x) ** 2).mean())}
+            if self.schema.classes:
+                k = len(self.schema.classes)
+                clusters = KMeans(k, n_init=10, random_state=seed).fit_predict(z)
+                labels = data.y.numpy()
+                values["pca_kmeans_ari"] = float(adjusted_rand_score(labels, clusters))
+                values["pca_kmeans_nmi"] = float(normalized_mutual_info_score(labels, clusters))
+            out[split] = values
+        return out
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         from deepworks.evaluate import plots
@@ -103,6 +135,7 @@ class AnomalyDetection(Autoencoder):
     """
 
     main_metric = "pr_auc"
+    own_baselines = ()  # the isolation forest is its baseline
 
     @torch.inference_mode()
     def scores(self, model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -159,6 +192,12 @@ class DeepClustering(Autoencoder):
     distribution) while still reconstructing, so the code keeps the data's structure."""
 
     kl_weight = 0.1
+
+    @property
+    def main_metric(self) -> str:  # type: ignore[override]
+        """With labels, how well k-means on the learned code finds the classes (beside PCA +
+        k-means); without, the reconstruction error."""
+        return "kmeans_ari" if self.schema.classes else "mse"
 
     def on_fit_start(self, model: nn.Module, total_steps: int, train: Any = None) -> None:
         self.train_x = train.x

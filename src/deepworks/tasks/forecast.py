@@ -42,7 +42,7 @@ class Forecast(Task):
     """Predict the next `horizon` values of a series from a window of its past."""
 
     main_metric = "mase"
-    own_baselines = ("seasonal_naive",)
+    own_baselines = ("seasonal_naive", "ets")
     epoch_metrics = frozenset({"mae", "rmse", "mase"})
 
     @property
@@ -91,6 +91,31 @@ class Forecast(Task):
                 divide = scale if name == "mase" else 1.0
                 factories[prefix + name] = _picking(make, which, divide)
         return factories
+
+    def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
+        """Exponential smoothing (statsmodels) over the same forecast origins: `ets_<metric>`."""
+        from deepworks.evaluate.forecasters import ets_forecasts
+
+        if getattr(bundle, "span", None) is None:
+            return {}
+        try:
+            forecasts, seconds = ets_forecasts(
+                bundle.span, self.schema.encoder["season"], self.schema.n_outputs
+            )
+        except ImportError:  # statsmodels is the `timeseries` extra
+            return {}
+        out: dict[str, dict] = {}
+        model_only = {k: f for k, f in self.metric_factories().items() if "naive" not in k}
+        for split, values in forecasts.items():
+            target = getattr(bundle, split).y
+            preds = torch.as_tensor(values, dtype=torch.float32)[..., None]  # column 0: ETS
+            scores = {}
+            for name, make in model_only.items():
+                metric = make()
+                metric.update(preds, target)
+                scores[f"ets_{name}"] = float(metric.compute())
+            out[split] = {**scores, "ets_fit_seconds": round(seconds, 2)}
+        return out
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         """forecast.png: model and seasonal-naive forecasts over the test span vs actual."""

@@ -111,6 +111,8 @@ class Classification(Task):
         plots.reliability(
             logits.softmax(-1), (logits / temperature).softmax(-1), y, folder / "calibration.png"
         )
+        proba = (logits / temperature).softmax(-1).numpy()
+        plots.roc_pr(proba, y.numpy(), self.schema.classes or [], folder / "roc_pr.png")
 
 
 @register_task("regression")
