@@ -41,8 +41,14 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev,bench]'
 	$(BIN)/python benchmarks/overhead.py --threads 1
+	$(BIN)/python benchmarks/peers.py --threads $(THREADS)
+	$(BIN)/python benchmarks/data_loading.py --threads $(THREADS)
+	$(BIN)/python benchmarks/eval_memory.py
 	$(BIN)/python benchmarks/small_data.py --threads $(THREADS)
+	$(BIN)/python benchmarks/deploy.py --threads 1
+	$(BIN)/python benchmarks/serve_load.py --requests 5000 --concurrency 32
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

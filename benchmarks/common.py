@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
-import platform
 import re
 from pathlib import Path
 
-import torch
+from deepworks.runtime import machine
+
+__all__ = ["DOC", "fine_foods_slice", "fit_deepworks", "machine", "markdown_table", "write_section"]
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
+def fine_foods_slice(reviews: int) -> dict:
+    """The data section of the text benchmarks: a slice of fine-foods, 64 tokens per review."""
+    return {
+        "dataset": "fine-foods",
+        "limit": reviews,
+        "tokenizer": {"max_length": 64, "min_freq": 2},
+        "batch_size": 32,
+    }
 
-    return (
-        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
-    )
+
+def fit_deepworks(model, task, bundle, cfg, seed: int, progress: bool = False):
+    """deepworks' Trainer as `deepworks run` uses it (checkpoints every epoch, validation
+    metrics); returns its final state and the seconds `fit` took."""
+    import tempfile
+    import time
+
+    from deepworks.train.trainer import Trainer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(
+            cfg.train,
+            seed,
+            batch_size=cfg.data.batch_size,
+            checkpoint_dir=Path(tmp),
+            progress=progress,
+        )
+        start = time.perf_counter()
+        state = trainer.fit(model, task, bundle.train, bundle.valid)
+        return state, time.perf_counter() - start
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

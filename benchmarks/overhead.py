@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,14 +22,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, markdown_table, write_section
+from common import fine_foods_slice, fit_deepworks, machine, markdown_table, write_section
 
 from deepworks.config import load_config
 from deepworks.data import load_data
 from deepworks.data.datasets import epoch_permutation
 from deepworks.models import build_model
 from deepworks.tasks import get_task
-from deepworks.train.trainer import Trainer
 
 CASES = {
     "cnn / mnist-5k": {
@@ -40,6 +38,10 @@ CASES = {
     "mlp / digits": {
         "data": {"dataset": "digits", "batch_size": 32},
         "model": {"name": "mlp", "hidden": [128, 64]},
+    },
+    "lstm / fine-foods (2,000 reviews)": {
+        "data": fine_foods_slice(2000),
+        "model": {"name": "lstm", "embed_dim": 64, "hidden": 64},
     },
 }
 
@@ -73,15 +75,7 @@ def plain_loop(model, train, valid, epochs, batch_size, lr, seed) -> list[float]
 
 
 def deepworks_loop(model, task, bundle, cfg, seed) -> list[float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(
-            cfg.train,
-            seed,
-            batch_size=cfg.data.batch_size,
-            checkpoint_dir=Path(tmp),
-            progress=True,
-        )
-        state = trainer.fit(model, task, bundle.train, bundle.valid)
+    state, _ = fit_deepworks(model, task, bundle, cfg, seed, progress=True)
     return [r["train_loss"] for r in state.history]
 
 

@@ -112,7 +112,7 @@ def test_per_slice_metrics_find_the_group_the_model_fails(tmp_path):
     # numbers with many values are cut into quartiles
     groups, binned = groups_of(frame["age"])
     assert binned and groups.nunique() == 4
-    assert list(groups.cat.categories)[0].startswith("18 to")  # youngest first, not as text
+    assert groups.cat.categories[0].startswith("18 to")  # youngest first, not as text
 
 
 def test_a_slice_column_that_does_not_exist_fails_before_training(tmp_path, cli):

@@ -63,11 +63,7 @@ def _leaderboard_table(board: dict[str, Any]) -> Table:
             row["model"],
             f"{row[metric]:.4f}",
             "" if seconds is None else f"{seconds:.2f}",
-            ""
-            if size is None
-            else f"{size / 1e6:.2f} MB"
-            if size >= 1e5
-            else f"{size / 1e3:.1f} kB",
+            _size(size),
         )
     return table
 
@@ -116,14 +112,47 @@ def run(
         list[str] | None, typer.Option("--set", help="Override a config key: train.epochs=3")
     ] = None,
     quiet: Quiet = False,
+    nproc: Annotated[
+        int, typer.Option("--nproc", help="Train data-parallel in N processes (torchrun).")
+    ] = 1,
 ) -> None:
     """Train a model from CONFIG, evaluate it on the test split; prints the run folder last."""
+    from deepworks.config import load_config
     from deepworks.experiment import run as run_experiment
+    from deepworks.train import distributed
 
+    if nproc > 1:  # a task that cannot be distributed fails here, before any process starts
+        distributed.refuse_manual_optimization(load_config(config, set_ or []).task)
+    if _relaunched(nproc):
+        return
     result = run_experiment(
         config, runs_dir=runs_dir, threads=threads, overrides=set_ or [], progress=not quiet
     )
-    _finish(result)
+    if result is not None:  # rank 0 of a distributed run, or the only process
+        _finish(result)
+
+
+def _relaunched(nproc: int) -> bool:
+    """With --nproc N > 1 (and not already under torchrun), run this command again as N
+    processes and exit with their status."""
+    from deepworks.train import distributed
+
+    if nproc < 1:
+        raise typer.BadParameter("--nproc takes 1 or more processes")
+    if nproc == 1 or distributed.launched():
+        return False
+    argv, skip = [], False
+    for arg in sys.argv[1:]:  # the same command, without --nproc
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            argv.append(arg)
+    code = distributed.launch(nproc, argv)
+    if code:
+        raise typer.Exit(code)
+    return True
 
 
 @app.command()
@@ -132,11 +161,16 @@ def resume(
     runs_dir: RunsDir = Path("runs"),
     threads: Threads = None,
     quiet: Quiet = False,
+    nproc: Annotated[int, typer.Option("--nproc", help="Processes, as the run had.")] = 1,
 ) -> None:
     """Continue a killed run from its last checkpoint."""
     from deepworks.experiment import resume as resume_run
 
-    _finish(resume_run(run_id, runs_dir=runs_dir, threads=threads, progress=not quiet))
+    if _relaunched(nproc):
+        return
+    result = resume_run(run_id, runs_dir=runs_dir, threads=threads, progress=not quiet)
+    if result is not None:
+        _finish(result)
 
 
 @app.command()
@@ -246,6 +280,129 @@ def report(
     from deepworks.report import write_report
 
     print(write_report(run_id, runs_dir))
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    format_: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="onnx (default) and / or torchscript (repeat)."),
+    ] = None,
+    int8: Annotated[bool, typer.Option(help="Also an int8 ONNX model.")] = True,
+    prune: Annotated[
+        float | None, typer.Option(help="Also a model with this share of weights pruned.")
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads, measured with.")] = 1,
+) -> None:
+    """Export a run (parity-checked on test inputs), compress it, and write the deployment
+    card: size, latency, throughput and test metric of each form; prints the card's path."""
+    from deepworks.deploy import build_card
+    from deepworks.errors import require
+    from deepworks.predict import load
+    from deepworks.report import write_report
+    from deepworks.runtime import set_threads
+
+    require("onnxruntime", "deploy", "deepworks export")
+    if prune is not None and not 0 < prune < 1:
+        raise typer.BadParameter("--prune takes a share between 0 and 1, e.g. 0.5")
+    set_threads(threads)
+    run = load(run_id, runs_dir)
+    card = build_card(run, format_ or ["onnx"], int8, prune, threads)
+    _console().print(_card_table(card))
+    if card["note"]:
+        _console().print(f"note: {card['note']}", style="yellow")
+    write_report(run.path)
+    print(run.path / "deployment.json")
+
+
+def _card_table(card: dict[str, Any]) -> Table:
+    metric = card["metric"]
+    table = Table(title=f"deployment card ({card['threads']} thread(s))")
+    for column in ("form", "size", "p50 ms", "p99 ms", "rows/s @64", metric, "change", "parity"):
+        table.add_column(column, justify="left" if column == "form" else "right")
+    table.add_column("verdict")
+    for row in card["rows"]:
+        table.add_row(
+            row["format"],
+            _size(row["size_bytes"]),
+            f"{row['p50_ms']:.3f}",
+            f"{row['p99_ms']:.3f}",
+            f"{row['throughput']:.0f}",
+            "" if row["metric"] is None else f"{row['metric']:.4f}",
+            "" if row["change"] is None else f"{row['change']:+.4f}",
+            "" if row["parity"] is None else f"{row['parity']:.1e}",
+            row["verdict"],
+        )
+    return table
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    return f"{size / 1e6:.2f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+
+
+@app.command()
+def serve(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 for all.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Require this bearer token (or set DEEPWORKS_TOKEN)."),
+    ] = None,
+    max_bytes: Annotated[int, typer.Option(help="Largest request body accepted.")] = 1_000_000,
+    max_batch: Annotated[
+        int, typer.Option(help="Inputs of concurrent requests predicted in one call (1: off).")
+    ] = 64,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for inference.")] = 1,
+) -> None:
+    """Serve a run over HTTP: POST /predict, /predict/batch; GET /health, /metadata, /docs."""
+    from deepworks.errors import require
+
+    require("fastapi", "deploy", "deepworks serve")
+    from deepworks.deploy.server import serve as serve_run
+
+    serve_run(run_id, runs_dir, host, port, token, max_bytes, max_batch, threads)
+
+
+@app.command()
+def distill(
+    teacher: Annotated[str, typer.Argument(metavar="TEACHER", help="The trained run.")],
+    model: Annotated[str, typer.Option("--model", help="The student: a registered model.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key of the student's config: model.hidden=[32]"),
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="Softens both models' outputs.")] = 4.0,
+    alpha: Annotated[float, typer.Option(help="Weight of the teacher (rest: labels).")] = 0.7,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train a smaller MODEL on TEACHER's outputs and labels, same data; a new run, with the
+    teacher beside it on the leaderboard. Prints the run folder last."""
+    import yaml
+
+    from deepworks.experiment import run as run_experiment
+    from deepworks.predict import load
+
+    source = load(teacher, runs_dir)
+    config = yaml.safe_load(source.folder.config.read_text(encoding="utf-8"))
+    config["model"] = {"name": model}
+    config["name"] = f"{config.get('name') or source.folder.id}-distilled-{model}"
+    config["distill"] = {
+        "teacher": str(source.path.resolve()),
+        "temperature": temperature,
+        "alpha": alpha,
+    }
+    result = run_experiment(
+        config, runs_dir=runs_dir, threads=threads, overrides=set_ or [], progress=not quiet
+    )
+    _finish(result)
 
 
 @app.command()

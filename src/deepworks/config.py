@@ -262,6 +262,15 @@ class TrainConfig(_Section):
     )
     threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch.")
     device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
+    precision: Literal["32", "bf16", "fp16"] = Field(
+        "32",
+        description="Mixed precision: the training step under autocast in bf16 or fp16 (with "
+        "a gradient scaler); evaluation stays fp32.",
+    )
+    compile: bool = Field(False, description="torch.compile the model for training.")
+    channels_last: bool = Field(
+        False, description="Image models: channels-last memory layout (faster convolutions)."
+    )
 
 
 class EvaluateConfig(_Section):
@@ -298,6 +307,37 @@ class EvaluateConfig(_Section):
     )
 
 
+class DeployConfig(_Section):
+    """Tolerances the deployment card (`deepworks export`) checks each exported form against."""
+
+    max_metric_drop: float = Field(
+        0.01,
+        ge=0,
+        description="How much worse than eager PyTorch the test main metric may get (absolute).",
+    )
+    max_parity: float = Field(
+        1e-4,
+        gt=0,
+        description="Largest absolute output difference from PyTorch allowed for fp32 exports.",
+    )
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="Batch-1 p99 latency each form must stay under (none: no check)."
+    )
+
+
+class DistillConfig(_Section):
+    """Train this run's (smaller) model on a finished run's outputs as well as the labels."""
+
+    teacher: str = Field(
+        description="The teacher: a run folder or id (classification or "
+        "regression, same data section)."
+    )
+    temperature: float = Field(4.0, gt=0, description="Softens both models' outputs.")
+    alpha: float = Field(
+        0.7, ge=0, le=1, description="Weight of matching the teacher (the rest: the labels)."
+    )
+
+
 class ExperimentConfig(_Section):
     """A whole experiment: what data, which model, which task, how to train and evaluate."""
 
@@ -308,6 +348,8 @@ class ExperimentConfig(_Section):
     model: ModelConfig
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    deploy: DeployConfig = DeployConfig()
+    distill: DistillConfig | None = None
 
     @model_validator(mode="after")
     def _model_tokenizer(self) -> ExperimentConfig:

@@ -16,6 +16,7 @@ from deepworks.config import ExperimentConfig, load_config
 from deepworks.data import DataBundle, load_data
 from deepworks.data.audit import audit, training_findings
 from deepworks.data.augment import augmented
+from deepworks.deploy.distill import distilled, load_teacher, teacher_row
 from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
 from deepworks.evaluate.baselines import fitting, leaderboard
@@ -28,6 +29,7 @@ from deepworks.report import write_report
 from deepworks.runs.folder import RunFolder
 from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task
+from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, save_weights, write_json
 from deepworks.train.trainer import CHECKPOINT, Callback, Trainer, make_loader
 
@@ -67,8 +69,13 @@ def run(
     """
     cfg = load_config(config, overrides)
     set_threads(threads or cfg.train.threads)
+    distributed.init_from_env(cfg.train.device)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
+    if not distributed.is_main():  # rank 0 makes the folder; the others train into it
+        folder = RunFolder(distributed.broadcast(None))
+        return _failing_cleanly(folder, cfg, bundle, resume=False, progress=False)
     folder = RunFolder.create(Path(runs_dir), cfg.name or f"{cfg.data.dataset}-{cfg.model.name}")
+    distributed.broadcast(folder.path)
     folder.write_config(cfg.to_dict())
     write_json(
         folder.model_json,
@@ -88,7 +95,7 @@ def run(
         pid=os.getpid(),
         threads=torch.get_num_threads(),  # resume uses the same: thread count changes sums
     )
-    return _train_and_evaluate(folder, cfg, bundle, resume=False, progress=progress)
+    return _failing_cleanly(folder, cfg, bundle, resume=False, progress=progress)
 
 
 def resume(
@@ -110,12 +117,25 @@ def resume(
         )
     cfg = load_config(folder.config)
     set_threads(threads or info.get("threads") or cfg.train.threads)
+    distributed.init_from_env(cfg.train.device)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
-    # The epochs logged after the checkpoint will be trained again: drop them.
-    done = load_checkpoint(folder.checkpoints / CHECKPOINT)["state"]["history"]
-    folder.rewrite_metrics(done)
-    folder.update_info(status="running", pid=os.getpid())
-    return _train_and_evaluate(folder, cfg, bundle, resume=True, progress=progress)
+    if distributed.is_main():
+        # The epochs logged after the checkpoint will be trained again: drop them.
+        done = load_checkpoint(folder.checkpoints / CHECKPOINT)["state"]["history"]
+        folder.rewrite_metrics(done)
+        folder.update_info(status="running", pid=os.getpid())
+    return _failing_cleanly(folder, cfg, bundle, resume=True, progress=progress)
+
+
+def _failing_cleanly(folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundle, **how):
+    """A user's mistake found on the way (a bad baseline name, a missing slice column, a
+    teacher that reads other data) marks the run failed instead of leaving it `running`."""
+    try:
+        return _train_and_evaluate(folder, cfg, bundle, **how)
+    except DeepworksError:
+        if distributed.is_main():
+            folder.update_info(status="failed", finished=_now())
+        raise
 
 
 def _train_and_evaluate(
@@ -130,10 +150,15 @@ def _train_and_evaluate(
     if cfg.evaluate.cv:  # a task it cannot serve fails now, not after training
         check_task(schema.task)
     check_column(bundle, cfg.evaluate.slices)
-    report = audit(bundle)
-    write_json(folder.path / "audit.json", report)
+    report = audit(bundle) if distributed.is_main() else {"findings": []}
+    if distributed.is_main():
+        write_json(folder.path / "audit.json", report)
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
+    teacher = None
+    if cfg.distill:  # the student also learns the teacher's outputs
+        teacher = load_teacher(cfg.distill.teacher, schema)
+        task = distilled(task, teacher, cfg.distill.temperature, cfg.distill.alpha)
     callbacks: list[Callback] = [_LogEpochs(folder)]
     if hasattr(task, "epoch_figures"):
         callbacks.append(_EpochFigures(task, model, folder.path / "samples"))
@@ -147,11 +172,13 @@ def _train_and_evaluate(
         callbacks=callbacks,
         progress=progress,
     )
-    try:
-        state = trainer.fit(model, task, train, bundle.valid, resume=resume)
-    except DeepworksError:
-        folder.update_info(status="failed", finished=_now())
-        raise
+    state = trainer.fit(model, task, train, bundle.valid, resume=resume)
+    rank, processes = distributed.world()
+    distributed.finish()  # from here on rank 0 alone evaluates, writes and reports
+    if rank != 0:
+        return None
+    if processes > 1:
+        folder.update_info(processes=processes, parameter_spread=trainer.parameter_spread)
     save_weights(folder.weights, model)
 
     metrics = {
@@ -178,6 +205,7 @@ def _train_and_evaluate(
         state.history,
         cfg.evaluate.baselines,
         cfg.seed,
+        teacher=teacher_row(cfg.distill.teacher, teacher, task.main_metric) if teacher else None,
     )
     write_json(folder.path / "leaderboard.json", board)
     es = cfg.train.early_stopping

@@ -6,6 +6,7 @@ Loading reads JSON and safetensors only; nothing from the run folder is unpickle
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class Run:
     def path(self) -> Path:
         return self.folder.path
 
-    @property
+    @cached_property  # read once: predict consults it (temperature, thresholds) every call
     def metrics(self) -> dict[str, Any]:
         return self.folder.read_json(self.folder.metrics_json)
 

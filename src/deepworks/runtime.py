@@ -1,9 +1,11 @@
-"""Process-wide settings: CPU threads and seeds."""
+"""Process-wide settings: CPU threads and seeds; what machine this is."""
 
 from __future__ import annotations
 
 import os
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,3 +22,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def machine() -> str:
+    """CPU model, cores, Python, torch and threads: the line every measurement is read with."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    )

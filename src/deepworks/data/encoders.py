@@ -85,6 +85,8 @@ class TableEncoder:
                 enc.categorical[str(col)] = cats
         return enc
 
+    numeric_keys = ("median", "mean", "std")
+
     @property
     def columns(self) -> list[str]:
         return [*self.numeric, *self.categorical]
@@ -102,9 +104,16 @@ class TableEncoder:
                 f"Expected columns: {', '.join(self.columns)}."
             )
         parts: list[np.ndarray] = []
-        for col, st in self.numeric.items():
-            values = numeric_column(frame, col, origin).fillna(st["median"]).to_numpy()
-            parts.append(((values - st["mean"]) / st["std"])[:, None])
+        block = frame[list(self.numeric)]
+        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # one array op
+            values = block.to_numpy(dtype=np.float64)
+            stats = {k: np.array([s[k] for s in self.numeric.values()]) for k in self.numeric_keys}
+            values = np.where(np.isnan(values), stats["median"], values)
+            parts.append((values - stats["mean"]) / stats["std"])
+        else:  # text among the numbers: column by column, naming the bad cell
+            for col, st in self.numeric.items():
+                values = numeric_column(frame, col, origin).fillna(st["median"]).to_numpy()
+                parts.append(((values - st["mean"]) / st["std"])[:, None])
         for col, cats in self.categorical.items():
             values = frame[col].astype("string")
             onehot = np.zeros((len(frame), len(cats) + 1))

@@ -130,8 +130,10 @@ def leaderboard(
     history: list[dict[str, Any]],
     chosen: bool | list[str],
     seed: int = 0,
+    teacher: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The deep model's row and one row per baseline, on the test split's main metric."""
+    """The deep model's row and one row per baseline, on the test split's main metric (and a
+    distilled model's teacher)."""
     main = task.main_metric
     deep_row = {
         "model": f"{model_name} (deep)",
@@ -139,7 +141,7 @@ def leaderboard(
         "train_seconds": round(sum(r.get("seconds", 0.0) for r in history), 2),
         "size_bytes": sum(t.numel() * t.element_size() for t in model.state_dict().values()),
     }
-    rows = [deep_row]
+    rows = [deep_row] if teacher is None else [deep_row, teacher]
     for prefix in task.own_baselines:  # baselines the task scores itself, e.g. seasonal naive
         value = metrics["test"].get(f"{prefix}_{main}")
         if isinstance(value, int | float):
@@ -167,7 +169,8 @@ def leaderboard(
     ranked = sorted(
         (r for r in rows if r[main] is not None), key=lambda r: r[main], reverse=not lower
     )
-    better = [r for r in ranked if r is not deep_row and _beats(r[main], deep_row[main], lower)]
+    others = [r for r in ranked if r is not deep_row and r is not teacher]
+    better = [r for r in others if _beats(r[main], deep_row[main], lower)]
     verdict = (
         f"{better[0]['model']} beats the deep model on test {main}: "
         f"{better[0][main]:.4f} vs {deep_row[main]:.4f}"

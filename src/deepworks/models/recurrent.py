@@ -60,7 +60,8 @@ class RecurrentNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if not self.tokens:  # a numeric series: every step is real, nothing to pack
             out, hidden = self.rnn(self.dropout(self.embed(x)))
-            lengths = torch.full((len(x),), x.shape[1], device=x.device)
+            # every length is the window (written from x so an exported batch size stays free)
+            lengths = torch.ones_like(x[:, 0, 0], dtype=torch.long) * x.shape[1]
             return self.dropout(self._pool(out, hidden, lengths, x.shape[1]))
         lengths = (x != 0).sum(dim=1).clamp(min=1)
         x = x[:, : int(lengths.max())]

@@ -140,18 +140,18 @@ class AnomalyDetection(Autoencoder):
     @torch.inference_mode()
     def scores(self, model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         model.eval()
-        parts = []
-        for chunk in x.split(batch_size):
-            if hasattr(model, "elbo_terms"):
-                recon, mu, logvar = model.elbo_terms(chunk)
-                kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
-                parts.append((recon - chunk).pow(2).flatten(1).sum(1) + kl)
-            else:
-                parts.append((model(chunk) - chunk).pow(2).flatten(1).mean(1))
-        return torch.cat(parts)
+        return torch.cat([self.batch_scores(model, chunk) for chunk in x.split(batch_size)])
+
+    @staticmethod
+    def batch_scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(model, "elbo_terms"):
+            recon, mu, logvar = model.elbo_terms(x)
+            kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+            return (recon - x).pow(2).flatten(1).sum(1) + kl
+        return (model(x) - x).pow(2).flatten(1).mean(1)
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"anomaly_score": self.scores(model, x)}
+        return {"anomaly_score": self.batch_scores(model, x)}
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
         from sklearn.metrics import (

@@ -8,6 +8,7 @@ global RNG), and the global RNG state that dropout uses is saved with each check
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,9 @@ from deepworks.data.datasets import EpochSampler, collate_batch
 from deepworks.errors import ConfigError, RunError, TrainingError, did_you_mean
 from deepworks.evaluate.evaluator import evaluate, scalars
 from deepworks.tasks.base import Task
+from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, save_checkpoint, write_json
+from deepworks.train.distributed import ShardedBatchSampler
 from deepworks.train.optim import build_optimizer, build_scheduler
 from deepworks.train.progress import ProgressBar
 
@@ -65,14 +68,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def autocast_for(device: torch.device, precision: str):
+    """The training step's autocast: bf16 / fp16 where asked, else a no-op context."""
+    if precision == "32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
 def make_loader(
-    dataset: Dataset, batch_size: int, num_workers: int = 0, sampler: EpochSampler | None = None
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int = 0,
+    sampler: EpochSampler | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> DataLoader:
-    """A loader that fetches whole batches and never touches the global RNG."""
+    """A loader that fetches whole batches and never touches the global RNG; with ``shard``
+    (rank, processes) > 1 process, this rank's share of every batch."""
     sampler = sampler or EpochSampler(len(dataset), seed=0, shuffle=False)
+    rank, size = shard
+    batches = (
+        ShardedBatchSampler(sampler, batch_size, rank, size)
+        if size > 1
+        else BatchSampler(sampler, batch_size, drop_last=False)
+    )
     return DataLoader(
         dataset,
-        batch_sampler=BatchSampler(sampler, batch_size, drop_last=False),
+        batch_sampler=batches,
         collate_fn=collate_batch,
         num_workers=num_workers,
         generator=torch.Generator(),
@@ -100,6 +122,7 @@ class Trainer:
         self.progress = progress
         self.device = resolve_device(cfg.device)
         self.state = TrainState()
+        self.parameter_spread = 0.0  # across processes, after fit (0.0: replicas agree)
 
     # ------------------------------------------------------------------------------ fit
     def fit(
@@ -112,10 +135,23 @@ class Trainer:
     ) -> TrainState:
         cfg = self.cfg
         model.to(self.device)
+        shard = distributed.world()
+        main = shard[0] == 0
         sampler = EpochSampler(len(train), self.seed, shuffle=True)
-        loader = make_loader(train, self.batch_size, self.num_workers, sampler)
-        valid_loader = make_loader(valid, self.eval_batch_size, self.num_workers) if valid else None
+        loader = make_loader(train, self.batch_size, self.num_workers, sampler, shard)
+        valid_loader = (
+            make_loader(valid, self.eval_batch_size, self.num_workers, None, shard)
+            if valid
+            else None
+        )
         steps_per_epoch = math.ceil(len(train) / self.batch_size)
+        if cfg.channels_last and self._has_conv2d(model):
+            model.to(memory_format=torch.channels_last)
+        net = self._replicated(model, task, shard[1])
+        if cfg.compile:  # compiled once; the step runs through it, weights stay the model's
+            net = torch.compile(net)
+        self.autocast = autocast_for(self.device, cfg.precision)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
 
         if hasattr(task, "on_fit_start"):  # e.g. a schedule that needs the run's length
             task.on_fit_start(model, steps_per_epoch * cfg.epochs, train)
@@ -133,7 +169,7 @@ class Trainer:
         state = self.state
 
         total = steps_per_epoch * cfg.epochs
-        with ProgressBar(total, enabled=self.progress) as bar:
+        with ProgressBar(total, enabled=self.progress and main) as bar:
             bar.start_at(state.global_step)
             while state.epoch < cfg.epochs and not state.stopped_early:
                 epoch_start = time.perf_counter()
@@ -149,7 +185,9 @@ class Trainer:
                         x.to(self.device, non_blocking=True),
                         y.to(self.device, non_blocking=True),
                     )
-                    loss = self._step(model, task, (x, y), optimizers, schedulers)
+                    if cfg.channels_last and x.dim() == 4:
+                        x = x.contiguous(memory_format=torch.channels_last)
+                    loss = self._step(net, task, (x, y), optimizers, schedulers)
                     state.step_in_epoch += 1
                     state.global_step += 1
                     state.loss_sum += loss * len(y)
@@ -168,10 +206,11 @@ class Trainer:
                     if valid_loader
                     else {}
                 )
+                loss_sum, seen = distributed.all_sum([state.loss_sum, state.seen])
                 record = {
                     "epoch": state.epoch + 1,
                     "step": state.global_step,
-                    "train_loss": state.loss_sum / max(state.seen, 1),
+                    "train_loss": loss_sum / max(seen, 1),
                     **{f"valid_{k}": v for k, v in valid_metrics.items()},
                     "lr": optimizers[0].param_groups[0]["lr"] if optimizers else 0.0,
                     "seconds": time.perf_counter() - epoch_start,
@@ -198,13 +237,24 @@ class Trainer:
                     {"loss": record["train_loss"]}
                     | ({f"valid_{monitor}": current} if current is not None else {}),
                 )
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, record)
+                if main:  # logs, figures and checkpoints: one writer
+                    for cb in self.callbacks:
+                        cb.on_epoch_end(self, record)
                 self._save(model, optimizers, schedulers, best_weights)
 
         if best_weights is not None and cfg.early_stopping and cfg.early_stopping.restore_best:
             model.load_state_dict(best_weights)
+        self.parameter_spread = distributed.parameter_spread(model)
         return state
+
+    def _replicated(self, model: nn.Module, task: Task, processes: int) -> nn.Module:
+        """The model the training step runs: a DistributedDataParallel replica across
+        processes (gradients averaged in backward), or the model itself."""
+        if processes == 1:
+            return model
+        distributed.refuse_manual_optimization(task.name)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else None
+        return distributed.Replica(model, device_ids=devices)
 
     def _step(self, model, task, batch, optimizers, schedulers) -> float:
         if not task.automatic_optimization:
@@ -214,17 +264,24 @@ class Trainer:
             return value
         optimizer = optimizers[0]
         optimizer.zero_grad(set_to_none=True)
-        loss = task.training_step(model, batch)
+        with self.autocast:
+            loss = task.training_step(model, batch)
         value = loss.item()
         if not math.isfinite(value):  # before the step: the weights stay the last good ones
             self._diverged(value, optimizer)
-        loss.backward()
+        self.scaler.scale(loss).backward()  # fp16: scaled so small gradients survive
         if self.cfg.grad_clip:
+            self.scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), self.cfg.grad_clip)
-        optimizer.step()
+        self.scaler.step(optimizer)  # skipped when an fp16 gradient overflowed
+        self.scaler.update()
         for s in schedulers:
             s.step()
         return value
+
+    @staticmethod
+    def _has_conv2d(model: nn.Module) -> bool:
+        return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
     def _diverged(self, value: float, optimizer) -> None:
         lr = optimizer.param_groups[0]["lr"] if optimizer else float("nan")
@@ -250,7 +307,7 @@ class Trainer:
 
     # ---------------------------------------------------------------------- checkpoints
     def _save(self, model, optimizers, schedulers, best_weights) -> None:
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or not distributed.is_main():
             return
         payload = {
             "model": model.state_dict(),
@@ -259,6 +316,7 @@ class Trainer:
             "state": asdict(self.state),
             "rng": torch.get_rng_state(),
             "best_model": best_weights,
+            "scaler": self.scaler.state_dict(),
         }
         save_checkpoint(self.checkpoint_dir / CHECKPOINT, payload)
         write_json(
@@ -281,4 +339,6 @@ class Trainer:
             s.load_state_dict(sd)
         self.state = TrainState(**ckpt["state"])
         torch.set_rng_state(ckpt["rng"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         return ckpt.get("best_model")

@@ -1,0 +1,342 @@
+"""`deepworks serve RUN`: a FastAPI app over a finished run, run by uvicorn.
+
+Requests carry raw inputs as the data came (table rows as JSON, texts, image or WAV uploads);
+the run's own encoders and task turn them into predictions, exactly as ``Run.predict`` does.
+When the run has been exported (``deepworks export``), the network runs in onnxruntime.
+
+Concurrent requests are micro-batched: a worker takes what has queued (up to ``max_batch``
+inputs, waiting at most ``wait_ms`` for company) and predicts it in one call on a thread. A
+batch that fails is retried request by request, so one bad request never fails its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from deepworks.errors import DataError, DeepworksError
+
+TOKEN_ENV = "DEEPWORKS_TOKEN"
+BATCHED = ("table", "text", "image", "audio", "ratings")  # inputs independent of each other
+
+
+@dataclass
+class Pending:
+    items: list[Any]
+    future: asyncio.Future = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Batcher:
+    """Micro-batching: requests queue; one worker predicts what has gathered in one call."""
+
+    def __init__(self, predict: Callable[[list[Any]], list[dict]], max_batch: int, wait_ms: float):
+        self.predict, self.max_batch, self.wait = predict, max_batch, wait_ms / 1e3
+        self.queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
+        self.batches = 0  # how many predict calls served the requests (metadata shows it)
+        self.requests = 0
+
+    async def submit(self, items: list[Any]) -> list[dict]:
+        pending = Pending(items)
+        await self.queue.put(pending)
+        return await pending.future
+
+    async def work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self.queue.get()]
+            deadline = loop.time() + self.wait
+            while sum(len(p.items) for p in batch) < self.max_batch:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self.queue.get(), left))
+                except TimeoutError:
+                    break
+            await self._answer(batch, loop)
+
+    async def _answer(self, batch: list[Pending], loop: asyncio.AbstractEventLoop) -> None:
+        self.batches += 1
+        self.requests += len(batch)
+        items = [item for p in batch for item in p.items]
+        try:
+            rows = await loop.run_in_executor(self.pool, self.predict, items)
+        except Exception:  # find the request at fault: each on its own
+            for p in batch:
+                try:
+                    alone = await loop.run_in_executor(self.pool, self.predict, p.items)
+                except Exception as exc:  # handed to that request's handler
+                    p.future.set_exception(exc)
+                else:
+                    p.future.set_result(alone)
+            return
+        start = 0
+        for p in batch:
+            p.future.set_result(rows[start : start + len(p.items)])
+            start += len(p.items)
+
+
+def load_for_serving(run_ref: str | Path, runs_dir: str | Path, threads: int = 1):
+    """The run, its network in onnxruntime when exported (and the task needs no more than the
+    exported forward); returns the run and the runtime's name."""
+    from deepworks.deploy.export import ExportedModel
+    from deepworks.predict import load
+
+    run = load(run_ref, runs_dir)
+    onnx, card = run.path / "export" / "model.onnx", run.path / "deployment.json"
+    if onnx.is_file() and card.is_file() and not run.folder.read_json(card).get("note"):
+        run.model = ExportedModel(onnx, "onnx", threads)
+        return run, "onnxruntime"
+    return run, "pytorch"
+
+
+def create_app(
+    run: Any,
+    runtime: str = "pytorch",
+    token: str | None = None,
+    max_bytes: int = 1_000_000,
+    max_batch: int = 64,
+    wait_ms: float = 2.0,
+    max_rows: int = 1024,
+):
+    modality = run.schema.modality
+    batcher = Batcher(lambda items: _predict(run, modality, items), max_batch, wait_ms)
+    bearer = HTTPBearer(auto_error=False)
+
+    async def lifespan(app):
+        worker = asyncio.create_task(batcher.work())
+        yield
+        worker.cancel()
+
+    app = FastAPI(
+        title=f"deepworks · {run.folder.id}",
+        description=f"{run.schema.task} on {modality} data ({runtime})",
+        lifespan=lifespan,
+    )
+
+    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if token is None:
+            return
+        if credentials is None or not secrets.compare_digest(credentials.credentials, token):
+            raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(DeepworksError)
+    async def user_error(request: Request, exc: DeepworksError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metadata", dependencies=[Depends(authorized)])
+    async def metadata() -> dict[str, Any]:
+        schema = run.schema
+        return {
+            "run": run.folder.id,
+            "task": schema.task,
+            "modality": modality,
+            "runtime": runtime,
+            "classes": schema.classes,
+            "inputs": _input_help(run),
+            "test_metrics": {k: v for k, v in run.metrics["test"].items() if _is_number(v)},
+            "micro_batches": {"requests": batcher.requests, "batches": batcher.batches},
+        }
+
+    async def items_of(request: Request, many: bool) -> list[Any]:
+        declared = request.headers.get("content-length", "")
+        too_big = HTTPException(413, f"request body over the {max_bytes}-byte limit")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_big  # refused before reading it
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            if not declared.isdigit():
+                raise HTTPException(411, "uploads need a Content-Length header")
+            form = await request.form()
+            uploads = [v for _, v in form.multi_items() if hasattr(v, "read")]
+            items = [_upload_item(run, modality, await u.read(), u.filename) for u in uploads]
+        else:
+            body = bytearray()
+            async for chunk in request.stream():  # a body without a length is counted as read
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_big
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                raise HTTPException(400, "the body is not valid JSON") from None
+            items = _json_items(modality, payload, many)
+            _check_columns(items, _columns(run))
+        if not items:
+            raise HTTPException(422, "no inputs in the request")
+        if len(items) > max_rows:
+            raise HTTPException(413, f"{len(items)} inputs; at most {max_rows} per request")
+        return items
+
+    async def answer(items: list[Any]) -> list[dict]:
+        if modality in BATCHED:
+            return await batcher.submit(items)
+        loop = asyncio.get_running_loop()  # a series is one input made of many rows
+        return await loop.run_in_executor(batcher.pool, _predict, run, modality, items)
+
+    json_or_upload = {
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "multipart/form-data": {"schema": {"type": "object"}},
+            }
+        }
+    }
+
+    @app.post("/predict", dependencies=[Depends(authorized)], openapi_extra=json_or_upload)
+    async def predict(request: Request) -> dict[str, Any]:
+        """One input: a table row as a JSON object of column values, {"text": ...}, or an
+        image / WAV upload (multipart, field `file`)."""
+        rows = await answer(await items_of(request, many=False))
+        return rows[0] if len(rows) == 1 else {"predictions": rows}
+
+    @app.post("/predict/batch", dependencies=[Depends(authorized)], openapi_extra=json_or_upload)
+    async def predict_batch(request: Request) -> dict[str, Any]:
+        """Many inputs: {"rows": [...]}, {"texts": [...]}, or several uploads."""
+        return {"predictions": await answer(await items_of(request, many=True))}
+
+    return app
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_items(modality: str, payload: Any, many: bool) -> list[Any]:
+    """Inputs from a JSON body, with a 422 naming the expected shape when it is not there."""
+    key = "texts" if modality == "text" else "rows"
+    if modality in ("image", "audio"):
+        raise HTTPException(415, f"{modality} inputs come as file uploads (multipart/form-data)")
+    if many:
+        values = payload.get(key) if isinstance(payload, dict) else None
+        if not isinstance(values, list):
+            raise HTTPException(422, f'expected {{"{key}": [...]}}')
+    elif modality == "text":
+        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
+            raise HTTPException(422, 'expected {"text": "..."}')
+        values = [payload["text"]]
+    elif modality == "series" and isinstance(payload, dict) and "rows" in payload:
+        values = payload["rows"]  # a forecast's input is its recent rows
+    else:
+        values = [payload]
+    wanted = str if modality == "text" else dict
+    if not all(isinstance(v, wanted) for v in values):
+        kind = "strings" if wanted is str else "JSON objects of column values"
+        raise HTTPException(422, f"every input must be one of: {kind}")
+    return values
+
+
+def _columns(run: Any) -> list[str]:
+    """The columns each JSON row must carry (a row is never imputed whole in a batch)."""
+    enc = run.encoder
+    if run.schema.modality == "ratings":
+        return [enc.user_column, enc.item_column]
+    if run.schema.modality in ("table", "series") and hasattr(enc, "columns"):
+        return list(enc.columns)
+    return []
+
+
+def _check_columns(items: list[Any], columns: list[str]) -> None:
+    from deepworks.errors import did_you_mean
+
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            continue
+        missing = [c for c in columns if c not in item]
+        if missing:
+            hint = did_you_mean(missing[0], [k for k in item if k not in columns])
+            where = f"input {number}" if len(items) > 1 else "the input"
+            raise DataError(
+                f"{where} lacks column(s) {', '.join(f'`{c}`' for c in missing[:5])}.{hint} "
+                f"Expected: {', '.join(columns)}."
+            )
+
+
+def _upload_item(run: Any, modality: str, data: bytes, name: str | None) -> Any:
+    if modality == "image":
+        try:
+            return run.encoder.read(io.BytesIO(data)).numpy()
+        except DataError:
+            raise DataError(f"upload {name!r}: not a readable image") from None
+    if modality == "audio":
+        with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as f:
+            f.write(data)
+        return Path(f.name)
+    raise DataError(f"{modality} inputs come as JSON, not uploads")
+
+
+def _predict(run: Any, modality: str, items: list[Any]) -> list[dict]:
+    """Raw inputs → prediction records, through ``Run.predict``."""
+    try:
+        if modality == "text":
+            frame = run.predict(list(items))
+        elif modality == "image":
+            frame = run.predict(np.stack(items))
+        elif modality == "audio":
+            frame = run.predict(list(items))
+        else:
+            frame = run.predict(pd.DataFrame(items))
+    finally:
+        for item in items:
+            if isinstance(item, Path):
+                item.unlink(missing_ok=True)
+    records = frame.drop(columns=["input"], errors="ignore").to_dict(orient="records")
+    return [{k: _plain(v) for k, v in r.items()} for r in records]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _input_help(run: Any) -> dict[str, Any]:
+    enc = run.encoder
+    if hasattr(enc, "columns") and run.schema.modality in ("table", "series"):
+        return {"json": "a JSON object of column values", "columns": list(enc.columns)}
+    if run.schema.modality == "text":
+        return {"json": '{"text": "..."}; batch: {"texts": [...]}'}
+    if run.schema.modality == "ratings":
+        return {"json": "a JSON object with the user and item columns"}
+    return {"upload": f"{run.schema.modality} file(s), multipart/form-data"}
+
+
+def serve(
+    run_ref: str | Path,
+    runs_dir: str | Path = "runs",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    max_bytes: int = 1_000_000,
+    max_batch: int = 64,
+    threads: int = 1,
+) -> None:
+    import uvicorn
+
+    from deepworks.runtime import set_threads
+
+    set_threads(threads)
+    run, runtime = load_for_serving(run_ref, runs_dir, threads)
+    token = token or os.environ.get(TOKEN_ENV) or None
+    app = create_app(run, runtime, token, max_bytes, max_batch)
+    print(f"serving run {run.folder.id} ({runtime}) on http://{host}:{port} — docs at /docs")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
