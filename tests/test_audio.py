@@ -134,3 +134,6 @@ def test_keyword_spotting_recognizes_unseen_voices(small_spoken_digits, tmp_path
     out = run.predict(clips)
     assert len(out) == len(clips) and set(out["prediction"]) <= {str(d) for d in range(10)}
     assert "accuracy" in run.evaluate(tmp_path / "data" / "spoken-digits" / "test")
+    why = run.explain(clips[:2], ["grad-cam", "integrated-gradients"])  # spectrogram overlays
+    assert why.attributions["grad-cam"].shape == (2, *run.schema.input_shape)
+    assert why.delta.max() < 0.05

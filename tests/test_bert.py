@@ -61,6 +61,13 @@ def test_a_folder_of_weights_trains_with_its_own_tokenizer(tiny_bert, tmp_path):
     out = run.predict(["great taste, lovely", "awful and stale"])
     assert list(out["prediction"]) == ["great", "other"]
     assert run.embed(["great taste", "awful"]).shape == (2, 1 + 32)  # sentence features
+    why = run.explain(["great taste, lovely"])  # word pieces, attributions, attention
+    assert why.tokens[0][0] == "[CLS]" and "great" in why.tokens[0]
+    assert why.attention.shape[:2] == (1, 2)  # one text, two layers
+    width = len(why.tokens[0])
+    assert torch.allclose(torch.as_tensor(why.attention[0, -1, :width, :width]).sum(-1),
+                          torch.ones(width), atol=1e-4)  # fmt: skip
+    assert why.delta[0] < 0.05
     # training moved the encoder away from the weights it started from
     name = "encoder.layer.1.output.dense.weight"
     assert not torch.equal(run.model.encoder.state_dict()[name], saved.state_dict()[name])

@@ -325,3 +325,58 @@ def _digit_images():
     from sklearn.datasets import load_digits
 
     return (load_digits().images[-100:] / 16).astype(np.float32)
+
+
+def test_images_come_as_uploads(tmp_path):
+    """The image path of the same app, in process (FastAPI's test client)."""
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from deepworks.deploy.server import create_app
+
+    raw = tiny_config("digits", model="cnn", epochs=2)
+    raw["evaluate"] = {"baselines": False, "explain": 0}
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    images = _digit_images()[:3]
+
+    def png(array) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray((array * 255).astype("uint8")).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    with TestClient(create_app(run)) as client:
+        one = client.post("/predict", files={"file": ("a.png", png(images[0]), "image/png")})
+        assert one.status_code == 200
+        assert one.json()["prediction"] == run.predict(images[:1])["prediction"][0]
+        files = [("files", (f"{i}.png", png(im), "image/png")) for i, im in enumerate(images)]
+        batch = client.post("/predict/batch", files=files).json()["predictions"]
+        assert [r["prediction"] for r in batch] == list(run.predict(images)["prediction"])
+        broken = client.post("/predict", files={"file": ("x.png", b"not a png", "image/png")})
+        assert broken.status_code == 422 and "'x.png': not a readable image" in broken.text
+        assert client.post("/predict", json={"pixels": [1, 2]}).status_code == 415
+
+
+def test_texts_come_as_json(tmp_path):
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    from deepworks.deploy.server import create_app
+
+    rows = [("lovely fresh tea", "good"), ("stale bland tea", "bad")] * 30
+    pd.DataFrame(rows, columns=["review", "label"]).to_csv(tmp_path / "r.csv", index=False)
+    raw = tiny_config("csv", model="lstm", epochs=3)
+    raw["data"].update(path=str(tmp_path / "r.csv"), text="review", target="label")
+    raw["model"] = {"name": "lstm", "embed_dim": 16, "hidden": 16}
+    raw["evaluate"] = {"baselines": False, "explain": 0}
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    texts = ["lovely fresh tea", "stale bland tea"]
+    with TestClient(create_app(run)) as client:
+        one = client.post("/predict", json={"text": texts[0]}).json()
+        assert one["prediction"] == run.predict(texts[:1])["prediction"][0]
+        batch = client.post("/predict/batch", json={"texts": texts}).json()["predictions"]
+        assert [r["prediction"] for r in batch] == list(run.predict(texts)["prediction"])
+        assert client.post("/predict", json={"review": "x"}).status_code == 422
+        assert client.post("/predict/batch", json={"texts": [1, 2]}).status_code == 422
+        assert client.get("/metadata").json()["inputs"]["json"].startswith('{"text"')

@@ -114,6 +114,8 @@ def test_sequence_models_learn_to_classify_series(model, layout, wide_csv, long_
     assert run.metrics["test"]["accuracy"] > majority + 0.5
     pred = run.predict(path)
     assert len(pred) == 600 and "proba_9" in pred.columns
+    # the run's sample explanations: one shaded series per example
+    assert len(list((run.path / "explanations").glob("*.png"))) == 4
 
 
 def test_bad_series_sets(cli, tmp_path, long_csv):

@@ -256,18 +256,16 @@ def explain(
     set_threads(threads)
     run = load(run_id, runs_dir)
     folder = output or run.path / "explanations"
-    files = run.explain_to(inputs, folder, method, target, batch_size, limit)
-    summary = files[-1] if files else None
-    _console().print(f"{len(files)} files written", style="dim")
-    if summary is not None:
-        import pandas as pd
+    import pandas as pd
 
-        table = pd.read_csv(folder / "explanations.csv")
-        if "ig_relative_delta" in table:
-            _console().print(
-                f"{len(table)} inputs; integrated gradients' completeness gap: median "
-                f"{table['ig_relative_delta'].median():.2e} of |F(x) − F(baseline)|"
-            )
+    files = run.explain_to(inputs, folder, method, target, batch_size, limit)
+    _console().print(f"{len(files)} files written", style="dim")
+    table = pd.read_csv(folder / "explanations.csv")
+    if "ig_relative_delta" in table:
+        _console().print(
+            f"{len(table)} inputs; integrated gradients' completeness gap: median "
+            f"{table['ig_relative_delta'].median():.2e} of |F(x) − F(baseline)|"
+        )
     print(folder)
 
 

@@ -171,7 +171,14 @@ class Run:
             writer.add(part)
         return writer.close()
 
-    def _explanations(self, inputs, methods, target, batch_size, limit=None):
+    def _explanations(
+        self,
+        inputs: Inputs,
+        methods: list[str] | None,
+        target: str | None,
+        batch_size: int,
+        limit: int | None = None,
+    ) -> Iterator[Any]:
         from deepworks.explain import check_methods, explain_batches
         from deepworks.explain.explainer import check_task
 

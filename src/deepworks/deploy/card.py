@@ -60,7 +60,9 @@ def _batch(x: torch.Tensor, n: int) -> torch.Tensor:
     return x.repeat((n + len(x) - 1) // len(x), *[1] * (x.dim() - 1))[:n]
 
 
-def build_card(run: Any, formats: list[str], int8: bool, prune: float | None, threads: int):
+def build_card(
+    run: Any, formats: list[str], int8: bool, prune: float | None, threads: int
+) -> dict[str, Any]:
     """Export, compress, measure and check; writes the files and deployment.json."""
     from deepworks.config import load_config
     from deepworks.data import load_data
@@ -88,20 +90,13 @@ def build_card(run: Any, formats: list[str], int8: bool, prune: float | None, th
 
     def row(form: str, module: nn.Module, size: int, parity: float | None, **extra) -> dict:
         with torch.inference_mode():
-            forward = lambda batch: module(batch)  # noqa: E731
-            p50, p99 = latency_ms(forward, x[:1])
-            rows_per_s = throughput(forward, _batch(x, BATCH))
+            p50, p99 = latency_ms(module, x[:1])
+            rows_per_s = throughput(module, _batch(x, BATCH))
         graph_only = isinstance(module, ExportedModel) and missing  # no way to score it
         value = baseline if module is model else None if graph_only else score(module)[metric]
         change = None if value is None else value - baseline
-        drop = None if change is None else (change if lower else -change)
-        checks = []
-        if drop is not None and drop > limits.max_metric_drop:
-            checks.append(f"{metric} {abs(change):.4f} worse than eager")
-        if parity is not None and parity > limits.max_parity:
-            checks.append(f"parity {parity:.1e} above {limits.max_parity:.0e}")
-        if limits.max_latency_ms is not None and p99 > limits.max_latency_ms:
-            checks.append(f"p99 {p99:.2f} ms above {limits.max_latency_ms} ms")
+        worse = None if change is None else (change if lower else -change)
+        checks = _failed_checks(limits, metric, worse, parity, p99)
         return {
             "format": form,
             "size_bytes": size,
@@ -157,6 +152,20 @@ def build_card(run: Any, formats: list[str], int8: bool, prune: float | None, th
     }
     write_json(run.path / "deployment.json", card)
     return card
+
+
+def _failed_checks(
+    limits: Any, metric: str, worse: float | None, parity: float | None, p99: float
+) -> list[str]:
+    """What a form breaks of the config's `deploy` tolerances (none: it passes)."""
+    checks = []
+    if worse is not None and worse > limits.max_metric_drop:
+        checks.append(f"{metric} {worse:.4f} worse than eager")
+    if parity is not None and parity > limits.max_parity:
+        checks.append(f"parity {parity:.1e} above {limits.max_parity:.0e}")
+    if limits.max_latency_ms is not None and p99 > limits.max_latency_ms:
+        checks.append(f"p99 {p99:.2f} ms above {limits.max_latency_ms} ms")
+    return checks
 
 
 def _suffix(fmt: str) -> str:
