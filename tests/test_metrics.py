@@ -64,3 +64,24 @@ def test_regression_metrics_match_sklearn_in_real_units():
     assert got["rmse"] == pytest.approx(skm.mean_squared_error(y, pred) ** 0.5, rel=1e-4)
     assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, pred), rel=1e-4)
     assert got["r2"] == pytest.approx(skm.r2_score(y, pred), rel=1e-4)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_histogram_roc_auc_keeps_torchmetrics_state_exactly(classes):
+    """Our update of the binned ROC AUC: the very state (and value) torchmetrics computes."""
+    from torchmetrics.classification import MulticlassAUROC
+
+    from deepworks.evaluate.roc import HistogramAUROC
+
+    torch.manual_seed(classes)
+    theirs = MulticlassAUROC(classes, average="macro", thresholds=200)
+    ours = HistogramAUROC(classes, average="macro", thresholds=200)
+    for _ in range(5):
+        y = torch.randint(0, classes, (300,))
+        logits = torch.randn(300, classes) + 2.0 * torch.nn.functional.one_hot(y, classes)
+        logits[:5] = torch.tensor(float(classes))  # ties on a threshold's edge
+        theirs.update(logits, y)
+        ours.update(logits, y)
+    assert torch.equal(ours.confmat, theirs.confmat)
+    assert float(ours.compute()) == pytest.approx(float(theirs.compute()), abs=1e-7)
+    assert 0.8 < float(ours.compute()) < 1.0

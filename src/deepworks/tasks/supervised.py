@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import (
     MulticlassAccuracy,
-    MulticlassAUROC,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
     MulticlassPrecision,
@@ -18,6 +17,7 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
+from deepworks.evaluate.roc import HistogramAUROC
 from deepworks.tasks.base import Task, register_task
 
 # ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
@@ -44,7 +44,7 @@ class Classification(Task):
             "recall": lambda: MulticlassRecall(n, average="macro"),
             "f1": lambda: MulticlassF1Score(n, average="macro"),
             "f1_per_class": lambda: MulticlassF1Score(n, average="none"),
-            "roc_auc": lambda: MulticlassAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
+            "roc_auc": lambda: HistogramAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
             "confusion_matrix": lambda: MulticlassConfusionMatrix(n),
         }
 
