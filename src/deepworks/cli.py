@@ -248,8 +248,10 @@ def explain(
     runs_dir: RunsDir = Path("runs"),
     threads: Threads = None,
 ) -> None:
-    """Explain a finished run's predictions on INPUT: overlays, highlighted tokens, feature
-    attributions; prints the folder last."""
+    """Explain a run's predictions on INPUT; prints the folder last.
+
+    Saliency / integrated gradients / Grad-CAM overlays, highlighted tokens and attention maps,
+    feature attributions."""
     from deepworks.predict import load
     from deepworks.runtime import set_threads
 
@@ -294,8 +296,10 @@ def export(
     runs_dir: RunsDir = Path("runs"),
     threads: Annotated[int, typer.Option("--threads", help="CPU threads, measured with.")] = 1,
 ) -> None:
-    """Export a run (parity-checked on test inputs), compress it, and write the deployment
-    card: size, latency, throughput and test metric of each form; prints the card's path."""
+    """Export a run to ONNX / TorchScript, compress it, write its deployment card.
+
+    Parity-checked on test inputs; the card gives size, latency, throughput and test metric of
+    each form. Prints the card's path last."""
     from deepworks.deploy import build_card
     from deepworks.errors import require
     from deepworks.predict import load
@@ -381,8 +385,10 @@ def distill(
     threads: Threads = None,
     quiet: Quiet = False,
 ) -> None:
-    """Train a smaller MODEL on TEACHER's outputs and labels, same data; a new run, with the
-    teacher beside it on the leaderboard. Prints the run folder last."""
+    """Distill a run into a smaller MODEL (a new run); prints its folder last.
+
+    The student learns TEACHER's softened outputs and the labels on the same data; the teacher
+    stands beside it on the leaderboard."""
     import yaml
 
     from deepworks.experiment import run as run_experiment
