@@ -155,3 +155,17 @@ def test_text_attributions_and_attention(tmp_path):
     page = (run.path / "explanations" / "tokens.html").read_text()
     assert page.count("class='text'") == 2 and "<span" in page
     assert len(list((run.path / "explanations").glob("*attention*.png"))) == 2
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_attention_maps_cover_the_token_positions(pooling):
+    from deepworks.models import build_model
+    from tests.test_models import TEXT_SCHEMA
+
+    torch.manual_seed(0)
+    model = build_model("transformer", {"pooling": pooling, "layers": 2}, TEXT_SCHEMA).eval()
+    ids = torch.zeros(2, 12, dtype=torch.long)
+    ids[0, :7], ids[1, :4] = 5, 6  # padding trimmed to the longest text: 7 positions
+    maps = model.attention_maps(ids)
+    assert maps.shape == (2, 2, 7, 7)  # no CLS row or column, even when pooling by it
+    assert (maps[1, :, :, 4:] == 0).all()  # nobody attends to padding

@@ -150,15 +150,15 @@ def _train_and_evaluate(
     if cfg.evaluate.cv:  # a task it cannot serve fails now, not after training
         check_task(schema.task)
     check_column(bundle, cfg.evaluate.slices)
-    report = audit(bundle) if distributed.is_main() else {"findings": []}
-    if distributed.is_main():
+    if distributed.is_main():  # the other ranks stop after training
+        report = audit(bundle)
         write_json(folder.path / "audit.json", report)
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
     teacher = None
     if cfg.distill:  # the student also learns the teacher's outputs
         teacher = load_teacher(cfg.distill.teacher, schema)
-        task = distilled(task, teacher, cfg.distill.temperature, cfg.distill.alpha)
+        task = distilled(task, teacher.model, cfg.distill.temperature, cfg.distill.alpha)
     callbacks: list[Callback] = [_LogEpochs(folder)]
     if hasattr(task, "epoch_figures"):
         callbacks.append(_EpochFigures(task, model, folder.path / "samples"))
@@ -205,7 +205,7 @@ def _train_and_evaluate(
         state.history,
         cfg.evaluate.baselines,
         cfg.seed,
-        teacher=teacher_row(cfg.distill.teacher, teacher, task.main_metric) if teacher else None,
+        teacher=teacher_row(teacher, task.main_metric) if teacher else None,
     )
     write_json(folder.path / "leaderboard.json", board)
     es = cfg.train.early_stopping

@@ -52,6 +52,8 @@ def pruned(model: nn.Module, amount: float) -> tuple[nn.Module, float]:
 def sparse_bytes(model: nn.Module) -> int:
     """What the weights would take stored sparsely (values + int32 indices of the non-zeros)."""
     return sum(
-        int((t != 0).sum()) * (t.element_size() + 4) if t.is_floating_point() else t.numel() * 8
+        int((t != 0).sum()) * (t.element_size() + 4)
+        if t.is_floating_point()
+        else t.numel() * t.element_size()
         for t in model.state_dict().values()
     )

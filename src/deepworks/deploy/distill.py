@@ -22,8 +22,8 @@ from deepworks.tasks.base import Task
 DISTILLED_TASKS = ("classification", "regression")
 
 
-def load_teacher(reference: str, schema: Any) -> nn.Module:
-    """The teacher run's network, frozen; it must read the data exactly as the student does."""
+def load_teacher(reference: str, schema: Any) -> Any:
+    """The teacher run, its network frozen; it must read the data exactly as the student does."""
     from deepworks.predict import load
 
     teacher = load(reference)
@@ -41,10 +41,9 @@ def load_teacher(reference: str, schema: Any) -> nn.Module:
             "dataset, split or tokenizer): keep the teacher's `data` section and change only "
             "the model"
         )
-    model = teacher.model.eval()
-    for p in model.parameters():
+    for p in teacher.model.eval().parameters():
         p.requires_grad_(False)
-    return model
+    return teacher
 
 
 def distilled(task: Task, teacher: nn.Module, temperature: float, alpha: float) -> Task:
@@ -72,14 +71,12 @@ def distilled(task: Task, teacher: nn.Module, temperature: float, alpha: float) 
     return student_task
 
 
-def teacher_row(reference: str, teacher: nn.Module, metric: str) -> dict[str, Any]:
-    """The teacher's leaderboard row: its test metric and size, beside its student."""
-    from deepworks.predict import load
-
-    run = load(reference)
+def teacher_row(teacher: Any, metric: str) -> dict[str, Any]:
+    """The teacher run's leaderboard row: its test metric and size, beside its student."""
+    weights = teacher.model.state_dict().values()
     return {
-        "model": f"{run.info.get('model', 'teacher')} (teacher)",
-        metric: run.metrics["test"].get(metric),
+        "model": f"{teacher.info.get('model', 'teacher')} (teacher)",
+        metric: teacher.metrics["test"].get(metric),
         "train_seconds": None,
-        "size_bytes": sum(t.numel() * t.element_size() for t in teacher.state_dict().values()),
+        "size_bytes": sum(t.numel() * t.element_size() for t in weights),
     }

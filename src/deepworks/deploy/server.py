@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deepworks.errors import DataError, DeepworksError
+from deepworks.evaluate.evaluator import scalars
 
 TOKEN_ENV = "DEEPWORKS_TOKEN"
 BATCHED = ("table", "text", "image", "audio", "ratings")  # inputs independent of each other
@@ -156,7 +157,7 @@ def create_app(
             "runtime": runtime,
             "classes": schema.classes,
             "inputs": _input_help(run),
-            "test_metrics": {k: v for k, v in run.metrics["test"].items() if _is_number(v)},
+            "test_metrics": scalars(run.metrics["test"]),
             "micro_batches": {"requests": batcher.requests, "batches": batcher.batches},
         }
 
@@ -217,10 +218,6 @@ def create_app(
         return {"predictions": await answer(await items_of(request, many=True))}
 
     return app
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _json_items(modality: str, payload: Any, many: bool) -> list[Any]:
@@ -310,14 +307,12 @@ def _plain(value: Any) -> Any:
 
 
 def _input_help(run: Any) -> dict[str, Any]:
-    enc = run.encoder
-    if hasattr(enc, "columns") and run.schema.modality in ("table", "series"):
-        return {"json": "a JSON object of column values", "columns": list(enc.columns)}
-    if run.schema.modality == "text":
+    modality = run.schema.modality
+    if modality == "text":
         return {"json": '{"text": "..."}; batch: {"texts": [...]}'}
-    if run.schema.modality == "ratings":
-        return {"json": "a JSON object with the user and item columns"}
-    return {"upload": f"{run.schema.modality} file(s), multipart/form-data"}
+    if modality in ("image", "audio"):
+        return {"upload": f"{modality} file(s), multipart/form-data"}
+    return {"json": "a JSON object of column values", "columns": _columns(run)}
 
 
 def serve(

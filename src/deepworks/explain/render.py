@@ -152,9 +152,8 @@ def token_page(blocks: list[str]) -> str:
 
 def attention_map(maps: np.ndarray, tokens: list[str], path: Path, limit: int = 40) -> Path:
     """The last layer's attention (averaged over heads) between the text's tokens."""
-    last = maps[-1]
-    extra = last.shape[-1] - len(tokens)  # a CLS position in front, or padding behind
-    labels = (["<cls>"] if extra > 0 and maps.shape[-1] > len(tokens) else []) + tokens
+    last = maps[-1]  # positions are the tokens', padding behind them
+    labels = tokens
     n = min(len(labels), limit, last.shape[-1])
     fig, ax = plt.subplots(figsize=(max(4.0, 0.25 * n + 2), max(4.0, 0.25 * n + 1.5)))
     ax.imshow(last[:n, :n], cmap="viridis")

@@ -83,9 +83,10 @@ class TransformerNet(nn.Module):
         return self.head(self.dropout(self.forward_features(x)))
 
     def attention_maps(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, layers, L, L) self-attention weights, averaged over heads (L counts the CLS
-        position when pooling by CLS). The layers are asked for the weights they skip in
-        training; with gradients on, PyTorch's fused inference path (which has none) is off."""
+        """(N, layers, L, L) self-attention weights between the L token positions, averaged over
+        heads (a CLS position, when pooling by CLS, is left out). The layers are asked for the
+        weights they skip in training; with gradients on, PyTorch's fused inference path (which
+        has none) is off."""
         maps: list[torch.Tensor] = []
         originals = [layer.self_attn.forward for layer in self.encoder.layers]
 
@@ -105,7 +106,8 @@ class TransformerNet(nn.Module):
         finally:
             for layer in self.encoder.layers:
                 del layer.self_attn.forward  # back to the class's own method
-        return torch.stack(maps, dim=1)
+        stacked = torch.stack(maps, dim=1)
+        return stacked[..., 1:, 1:] if self.pooling == "cls" else stacked
 
     def causal(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L) tokens → (N, L, d_model), position t attending to positions ≤ t only."""

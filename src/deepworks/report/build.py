@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from deepworks.evaluate.evaluator import scalars
 from deepworks.runs.folder import RunFolder
 
 # Figures with a section of their own; any other PNG in the run folder goes under "more".
@@ -38,12 +39,6 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _scalars(values: dict[str, Any]) -> dict[str, float]:
-    return {
-        k: v for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-
-
 def context(folder: RunFolder) -> dict[str, Any]:
     """What the template shows, read from the run folder."""
     path = folder.path
@@ -55,7 +50,7 @@ def context(folder: RunFolder) -> dict[str, Any]:
         "info": folder.info(),
         "config": folder.config.read_text(encoding="utf-8") if folder.config.is_file() else "",
         "audit": _json(path / "audit.json"),
-        "metrics": {split: _scalars(values) for split, values in metrics.items()},
+        "metrics": {split: scalars(values) for split, values in metrics.items()},
         "leaderboard": _json(path / "leaderboard.json"),
         "cv": _json(path / "cv.json"),
         "slices": _json(path / "slices.json"),

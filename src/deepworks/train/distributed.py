@@ -119,9 +119,6 @@ class ShardedBatchSampler(BatchSampler):
             share = batch[self.rank :: self.world_size]
             yield share or batch[-1:]  # a tail batch smaller than the world: repeat its last
 
-    def __len__(self) -> int:
-        return super().__len__()
-
 
 def refuse_manual_optimization(task_name: str) -> None:
     """Tasks that step their own optimizers (GANs, SOMs) train in one process."""
