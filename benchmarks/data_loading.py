@@ -18,11 +18,10 @@ import torch
 from common import machine, markdown_table, write_section
 from PIL import Image
 
-from deepworks.config import load_config
-from deepworks.data import load_data
+from deepworks.catalog import load_config
 from deepworks.data.datasets import EpochSampler
 from deepworks.models import build_model
-from deepworks.tasks import get_task
+from deepworks.tasks import get_task, load_data
 from deepworks.train.optim import build_optimizer
 from deepworks.train.trainer import make_loader
 

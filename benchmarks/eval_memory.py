@@ -30,8 +30,8 @@ def peak_mb() -> float:
 def measure(n: int, how: str) -> dict:
     import torch
 
+    from deepworks.core.schema import Schema
     from deepworks.data.datasets import TensorData
-    from deepworks.data.schema import Schema
     from deepworks.evaluate.evaluator import evaluate
     from deepworks.models import build_model
     from deepworks.tasks import get_task

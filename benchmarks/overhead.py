@@ -24,11 +24,10 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fine_foods_slice, fit_deepworks, machine, markdown_table, write_section
 
-from deepworks.config import load_config
-from deepworks.data import load_data
+from deepworks.catalog import load_config
 from deepworks.data.datasets import epoch_permutation
 from deepworks.models import build_model
-from deepworks.tasks import get_task
+from deepworks.tasks import get_task, load_data
 
 CASES = {
     "cnn / mnist-5k": {

@@ -23,10 +23,9 @@ import numpy as np
 import torch
 from common import fit_deepworks, machine, markdown_table, write_section
 
-from deepworks.config import load_config
-from deepworks.data import load_data
+from deepworks.catalog import load_config
 from deepworks.models import build_model
-from deepworks.tasks import get_task
+from deepworks.tasks import get_task, load_data
 
 RAW = {
     "data": {"dataset": "mnist-5k", "batch_size": 64},

@@ -128,8 +128,8 @@ def main() -> None:
             source = deepworks.run("examples/breast-cancer.yaml", runs_dir=tmp, progress=False)
         run = Path(tmp) / "served"
         shutil.copytree(source.path, run, ignore=shutil.ignore_patterns("export", "deployment*"))
-        from deepworks.config import load_config
-        from deepworks.data import load_data
+        from deepworks.catalog import load_config
+        from deepworks.tasks import load_data
 
         cfg = load_config(run / "config.yaml")
         test = load_data(cfg.data, cfg.task, cfg.seed).test_rows

@@ -82,10 +82,9 @@ def killed_and_resumed(raw: dict, task: str, tmp_path: Path, kill_after_epoch: i
     returns both models (built from the same seed) for comparison."""
     import pytest
 
-    from deepworks.config import load_config
-    from deepworks.data import load_data
+    from deepworks.catalog import load_config
     from deepworks.models import build_model
-    from deepworks.tasks import get_task
+    from deepworks.tasks import get_task, load_data
     from deepworks.train.trainer import Trainer
 
     cfg = load_config(raw)

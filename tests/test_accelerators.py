@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from deepworks.errors import TrainingError
+from deepworks.core.errors import TrainingError
 from deepworks.train.trainer import resolve_device
 from tests.conftest import killed_and_resumed, tiny_config
 from tests.test_trainer import _fit

@@ -10,10 +10,10 @@ import torch
 
 import deepworks
 from deepworks.config import AugmentConfig
+from deepworks.core.errors import DataError
+from deepworks.core.schema import Schema
 from deepworks.data.audio import AudioData, AudioEncoder, SpokenDigits, read_wav, voices
 from deepworks.data.augment import augmented
-from deepworks.data.schema import Schema
-from deepworks.errors import DataError
 from tests.conftest import assert_user_error
 
 needs_tts = pytest.mark.skipif(

@@ -6,8 +6,8 @@ from sklearn.datasets import load_breast_cancer
 
 import deepworks
 from deepworks.config import DataConfig
-from deepworks.data import load_data
 from deepworks.data.audit import audit
+from deepworks.tasks import load_data
 
 
 def _cancer() -> pd.DataFrame:

@@ -5,11 +5,11 @@ import torch
 
 import deepworks
 from deepworks.config import AugmentConfig, DataConfig
-from deepworks.data import load_data
+from deepworks.core.errors import ConfigError
+from deepworks.core.schema import Schema
 from deepworks.data.augment import augmented
 from deepworks.data.datasets import TensorData
-from deepworks.data.schema import Schema
-from deepworks.errors import ConfigError
+from deepworks.tasks import load_data
 from tests.conftest import assert_user_error
 
 

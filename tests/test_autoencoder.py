@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 import deepworks
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
+from deepworks.core.errors import ModelError
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
 from tests.conftest import assert_user_error
 
@@ -55,8 +55,8 @@ def test_pca_of_the_same_width_is_on_the_leaderboard(digits_vae):
     """PCA with the code's 8 components, fit on the training split, scored like the model."""
     from sklearn.decomposition import PCA
 
-    from deepworks.config import load_config
-    from deepworks.data import load_data
+    from deepworks.catalog import load_config
+    from deepworks.tasks import load_data
 
     cfg = load_config(digits_vae.folder.config)
     bundle = load_data(cfg.data, "autoencoder", cfg.seed)
@@ -138,7 +138,7 @@ def test_anomaly_detection_beats_the_prevalence(sevens):
 
 def test_training_never_sees_an_anomaly():
     from deepworks.config import DataConfig
-    from deepworks.data import load_data
+    from deepworks.tasks import load_data
 
     bundle = load_data(DataConfig(dataset="digits", anomalous=["7", "1"]), task="anomaly")
     assert bundle.train.y.sum() == 0 and bundle.test.y.float().mean() == pytest.approx(

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import deepworks
-from deepworks.config import load_config
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
+from deepworks.catalog import load_config
+from deepworks.core.errors import ModelError
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
 from tests.conftest import assert_user_error
 

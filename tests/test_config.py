@@ -3,8 +3,9 @@ import json
 import pytest
 import yaml
 
-from deepworks.config import ExperimentConfig, load_config
-from deepworks.errors import ConfigError
+from deepworks.catalog import load_config
+from deepworks.config import ExperimentConfig
+from deepworks.core.errors import ConfigError
 from tests.conftest import EXAMPLES, assert_user_error, tiny_config
 
 

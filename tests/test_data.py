@@ -5,8 +5,9 @@ import torch
 from PIL import Image
 
 from deepworks.config import DataConfig
-from deepworks.data import DATASETS, load_data
-from deepworks.errors import DataError
+from deepworks.core.errors import DataError
+from deepworks.data import DATASETS
+from deepworks.tasks import load_data
 from tests.conftest import assert_user_error, tiny_config
 
 # spoken-digits is synthesized (minutes, into the user's cache): tests/test_audio.py makes a

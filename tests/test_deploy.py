@@ -210,8 +210,8 @@ def server(tmp_path_factory):
     else:
         process.kill()
         pytest.fail(process.stdout.read().decode())
-    from deepworks.config import load_config
-    from deepworks.data import load_data
+    from deepworks.catalog import load_config
+    from deepworks.tasks import load_data
 
     cfg = load_config(run.folder.config)
     rows = load_data(cfg.data, cfg.task, cfg.seed).test_rows

@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from deepworks import DeepClassifier, DeepRegressor
-from deepworks.errors import DataError
+from deepworks.core.errors import DataError
 
 
 def test_cross_val_score_on_a_pipeline():

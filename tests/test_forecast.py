@@ -8,8 +8,8 @@ import yaml
 
 import deepworks
 from deepworks.config import DataConfig
-from deepworks.data import load_data
-from deepworks.errors import DataError
+from deepworks.core.errors import DataError
+from deepworks.tasks import load_data
 from tests.conftest import EXAMPLES, assert_user_error
 
 
@@ -69,7 +69,7 @@ def test_models_beat_seasonal_naive_on_a_trending_series(model, tmp_path):
 
 
 def test_seasonal_naive_repeats_the_value_one_season_back():
-    from deepworks.data.schema import Schema
+    from deepworks.core.schema import Schema
     from deepworks.tasks import get_task
 
     schema = Schema(

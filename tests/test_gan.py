@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import deepworks
-from deepworks.data.schema import Schema
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
 from deepworks.tasks.gan import ClassifierScore
 from tests.conftest import assert_user_error, killed_and_resumed

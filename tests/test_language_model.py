@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import deepworks
-from deepworks.data.schema import Schema
-from deepworks.errors import DataError, ModelError, RunError
+from deepworks.core.errors import DataError, ModelError, RunError
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
 from tests.conftest import assert_user_error
 
@@ -16,6 +16,8 @@ LM_SCHEMA = Schema(
     (10,),
     "text",
     encoder={"kind": "text", "vocab": ["<pad>", "<unk>", "<eos>", *"abcdefgh"]},
+    outputs=11,  # a score per token of the vocabulary
+    per_position=True,  # at every position
 )
 
 

@@ -6,8 +6,8 @@ import torch
 from sklearn import metrics as skm
 from torch import nn
 
+from deepworks.core.schema import Schema
 from deepworks.data.datasets import TensorData
-from deepworks.data.schema import Schema
 from deepworks.evaluate.evaluator import evaluate
 from deepworks.tasks import get_task
 from deepworks.train.trainer import make_loader

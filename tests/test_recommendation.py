@@ -7,9 +7,9 @@ import torch
 
 import deepworks
 from deepworks.config import DataConfig, RatingsConfig
-from deepworks.data import load_data
-from deepworks.data.schema import Schema
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
+from deepworks.tasks import load_data
 from deepworks.tasks.recommendation import rank
 from tests.conftest import assert_user_error
 

@@ -10,8 +10,8 @@ import pytest
 
 import deepworks
 from deepworks.config import DataConfig
-from deepworks.data import load_data
-from deepworks.errors import DataError
+from deepworks.core.errors import DataError
+from deepworks.tasks import load_data
 from tests.conftest import assert_user_error
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import deepworks
-from deepworks.data.schema import Schema
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
 from tests.conftest import killed_and_resumed
 

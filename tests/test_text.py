@@ -8,10 +8,10 @@ import yaml
 
 import deepworks
 from deepworks.config import DataConfig, TokenizerConfig
-from deepworks.data import load_data
+from deepworks.core.errors import DataError, ModelError
 from deepworks.data.text import TextEncoder
-from deepworks.errors import DataError, ModelError
 from deepworks.models import build_model
+from deepworks.tasks import load_data
 from tests.conftest import assert_user_error
 from tests.test_models import TEXT_SCHEMA
 

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from deepworks.config import load_config
-from deepworks.data import load_data
-from deepworks.errors import TrainingError
+from deepworks.catalog import load_config
+from deepworks.core.errors import TrainingError
 from deepworks.evaluate.evaluator import evaluate
 from deepworks.models import build_model
-from deepworks.tasks import get_task
+from deepworks.tasks import get_task, load_data
 from deepworks.train.checkpoint import write_json
 from deepworks.train.optim import OPTIMIZERS, SCHEDULERS
 from deepworks.train.trainer import Trainer, make_loader
@@ -150,7 +149,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_unknown_early_stopping_monitor_is_a_config_error():
-    from deepworks.errors import ConfigError
+    from deepworks.core.errors import ConfigError
 
     raw = tiny_config()
     raw["train"]["early_stopping"] = {"monitor": "acuracy"}

@@ -8,10 +8,10 @@ from torchvision import models as tvm
 
 import deepworks
 from deepworks.config import DataConfig, OptimizerConfig
-from deepworks.data import load_data
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
+from deepworks.core.errors import ModelError
+from deepworks.core.schema import Schema
 from deepworks.models import build_model
+from deepworks.tasks import load_data
 from deepworks.train.optim import build_optimizer
 from tests.conftest import assert_user_error
 

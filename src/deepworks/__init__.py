@@ -18,13 +18,13 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "DeepClassifier": "deepworks.estimators",
     "DeepRegressor": "deepworks.estimators",
-    "DeepworksError": "deepworks.errors",
+    "DeepworksError": "deepworks.core.errors",
     "ExperimentConfig": "deepworks.config",
     "Run": "deepworks.predict",
     "build_model": "deepworks.models",
     "load": "deepworks.predict",
-    "load_config": "deepworks.config",
-    "load_data": "deepworks.data",
+    "load_config": "deepworks.catalog",
+    "load_data": "deepworks.tasks",
     "resume": "deepworks.experiment",
     "run": "deepworks.experiment",
 }

@@ -1,8 +1,17 @@
-"""Every registry by kind, for the config's name checks and the CLI's listings."""
+"""Every registry by kind: the step that checks a config's names, and the CLI's listings.
+
+The config schema imports only the core; this module, which sits above the registries, hands
+them to ``config.load_config`` so every name in a config (dataset, model and its parameters,
+task, optimizer, scheduler) is checked at load time, with "did you mean".
+"""
 
 from __future__ import annotations
 
-from deepworks.registry import Registry
+from pathlib import Path
+from typing import Any
+
+from deepworks import config
+from deepworks.core.registry import Registry
 
 
 def registry(kind: str) -> Registry:
@@ -18,3 +27,16 @@ def registry(kind: str) -> Registry:
         "optimizer": OPTIMIZERS,
         "scheduler": SCHEDULERS,
     }[kind]
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | config.ExperimentConfig,
+    overrides: list[str] | None = None,
+) -> config.ExperimentConfig:
+    """Read and validate an experiment, every registered name included.
+
+    >>> load_config({"data": {"dataset": "iris"}, "model": {"name": "mlpp"}})
+    Traceback (most recent call last):
+    deepworks.core.errors.ConfigError: invalid config (dict): `model`: unknown model `mlpp`. ...
+    """
+    return config.load_config(source, overrides, registries=registry)

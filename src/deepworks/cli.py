@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deepworks.errors import DeepworksError
+from deepworks.core.errors import DeepworksError
 
 app = typer.Typer(
     add_completion=False,
@@ -117,7 +117,7 @@ def run(
     ] = 1,
 ) -> None:
     """Train a model from CONFIG, evaluate it on the test split; prints the run folder last."""
-    from deepworks.config import load_config
+    from deepworks.catalog import load_config
     from deepworks.experiment import run as run_experiment
     from deepworks.train import distributed
 
@@ -300,8 +300,8 @@ def export(
 
     Parity-checked on test inputs; the card gives size, latency, throughput and test metric of
     each form. Prints the card's path last."""
+    from deepworks.core.errors import require
     from deepworks.deploy import build_card
-    from deepworks.errors import require
     from deepworks.predict import load
     from deepworks.report import write_report
     from deepworks.runtime import set_threads
@@ -363,7 +363,7 @@ def serve(
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for inference.")] = 1,
 ) -> None:
     """Serve a run over HTTP: POST /predict, /predict/batch; GET /health, /metadata, /docs."""
-    from deepworks.errors import require
+    from deepworks.core.errors import require
 
     require("fastapi", "deploy", "deepworks serve")
     from deepworks.deploy.server import serve as serve_run
@@ -541,7 +541,7 @@ def datasets_make(
 
     makers = {"spoken-digits": SpokenDigits}
     if name not in makers:
-        from deepworks.errors import DataError, did_you_mean
+        from deepworks.core.errors import DataError, did_you_mean
 
         raise DataError(
             f"no dataset `{name}` to make.{did_you_mean(name, makers)} Made: {', '.join(makers)}"

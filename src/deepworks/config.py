@@ -1,36 +1,56 @@
 """The experiment schema: one pydantic model, loaded from YAML, exported as JSON Schema.
 
 Every section forbids unknown keys, so a typo is an error that names the field and suggests the
-fix. Names that point into a registry (dataset, model, optimizer, scheduler) are checked against
-that registry here, at load time, rather than minutes into a run.
+fix. Names that point into a registry (dataset, model, task, optimizer, scheduler) are checked
+at load time, rather than minutes into a run, by whoever loads the config with the registries
+at hand (``catalog.load_config``): this module imports only the core, so the schema never
+depends on what it names.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from deepworks.errors import ConfigError, DeepworksError, did_you_mean
-from deepworks.kinds import TaskChoice
+from deepworks.core.errors import ConfigError, DeepworksError, did_you_mean
+from deepworks.core.params import parse_params
+from deepworks.core.registry import Registry
+
+# kind ("dataset", "model", ...) → its registry; what a loader passes as validation context.
+Registries = Callable[[str], Registry]
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def _check_registered(kind: str, name: str) -> str:
-    """Validate ``name`` against the registry of ``kind``; the message lists close names."""
-    from deepworks import catalog
+def _registries(info: ValidationInfo) -> Registries | None:
+    return (info.context or {}).get("registries")
 
-    try:
-        catalog.registry(kind).entry(name)
-    except DeepworksError as exc:
-        raise ValueError(str(exc)) from None
+
+def _check_registered(kind: str, name: str, info: ValidationInfo) -> str:
+    """Validate ``name`` against the registry of ``kind`` when the loader gave the
+    registries; the message lists close names."""
+    registries = _registries(info)
+    if registries is not None:
+        try:
+            registries(kind).entry(name)
+        except DeepworksError as exc:
+            raise ValueError(str(exc)) from None
     return name
 
 
@@ -174,8 +194,8 @@ class DataConfig(_Section):
 
     @field_validator("dataset")
     @classmethod
-    def _known_dataset(cls, name: str) -> str:
-        return _check_registered("dataset", name)
+    def _known_dataset(cls, name: str, info: ValidationInfo) -> str:
+        return _check_registered("dataset", name, info)
 
 
 class ModelConfig(BaseModel):
@@ -185,11 +205,12 @@ class ModelConfig(BaseModel):
     name: str = Field(description="A registered model (`deepworks models`).")
 
     @model_validator(mode="after")
-    def _known_model_and_params(self) -> ModelConfig:
-        from deepworks.models import MODELS
-
-        _check_registered("model", self.name)
-        params_cls = MODELS.entry(self.name).meta["params"]
+    def _known_model_and_params(self, info: ValidationInfo) -> ModelConfig:
+        registries = _registries(info)
+        if registries is None:
+            return self
+        _check_registered("model", self.name, info)
+        params_cls = registries("model").entry(self.name).meta["params"]
         fields = {f.name for f in dataclasses.fields(params_cls)}
         for key in self.params:
             if key not in fields:
@@ -197,24 +218,12 @@ class ModelConfig(BaseModel):
                     f"model `{self.name}` has no parameter `{key}`.{did_you_mean(key, fields)} "
                     f"Its parameters: {', '.join(sorted(fields)) or 'none'}."
                 )
-        parse_params(params_cls, self.params, self.name)
+        parse_params(params_cls, self.params, f"model `{self.name}`")
         return self
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
-
-
-def parse_params(params_cls: type, params: dict[str, Any], model: str) -> Any:
-    """Build a model's parameter dataclass, type-checked by pydantic."""
-    from pydantic import TypeAdapter
-
-    try:
-        return TypeAdapter(params_cls).validate_python(params)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"model `{model}` parameter `{where}`: {err['msg']}") from None
 
 
 class OptimizerConfig(_Section):
@@ -228,8 +237,8 @@ class OptimizerConfig(_Section):
 
     @field_validator("name")
     @classmethod
-    def _known(cls, name: str) -> str:
-        return _check_registered("optimizer", name)
+    def _known(cls, name: str, info: ValidationInfo) -> str:
+        return _check_registered("optimizer", name, info)
 
 
 class SchedulerConfig(_Section):
@@ -240,8 +249,8 @@ class SchedulerConfig(_Section):
 
     @field_validator("name")
     @classmethod
-    def _known(cls, name: str) -> str:
-        return _check_registered("scheduler", name)
+    def _known(cls, name: str, info: ValidationInfo) -> str:
+        return _check_registered("scheduler", name, info)
 
 
 class EarlyStoppingConfig(_Section):
@@ -343,7 +352,10 @@ class ExperimentConfig(_Section):
 
     name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
     seed: int = 0
-    task: TaskChoice = "auto"
+    task: str = Field(
+        "auto",
+        description="A registered task (`deepworks tasks`), or `auto`: the data's natural one.",
+    )
     data: DataConfig
     model: ModelConfig
     train: TrainConfig = TrainConfig()
@@ -351,13 +363,19 @@ class ExperimentConfig(_Section):
     deploy: DeployConfig = DeployConfig()
     distill: DistillConfig | None = None
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str, info: ValidationInfo) -> str:
+        return name if name == "auto" else _check_registered("task", name, info)
+
     @model_validator(mode="after")
-    def _model_tokenizer(self) -> ExperimentConfig:
+    def _model_tokenizer(self, info: ValidationInfo) -> ExperimentConfig:
         """A pretrained text encoder reads only its own tokens: tokenize the data with its
         tokenizer unless the config names a pretrained tokenizer itself."""
-        from deepworks.models import MODELS
-
-        tokenizer_of = MODELS.entry(self.model.name).meta.get("tokenizer")
+        registries = _registries(info)
+        if registries is None:
+            return self
+        tokenizer_of = registries("model").entry(self.model.name).meta.get("tokenizer")
         if tokenizer_of and self.data.tokenizer.level != "pretrained":
             self.data.tokenizer = self.data.tokenizer.model_copy(
                 update={"level": "pretrained", "pretrained": tokenizer_of(self.model.params)}
@@ -440,9 +458,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def load_config(
-    source: str | Path | dict[str, Any] | ExperimentConfig, overrides: list[str] | None = None
+    source: str | Path | dict[str, Any] | ExperimentConfig,
+    overrides: list[str] | None = None,
+    registries: Registries | None = None,
 ) -> ExperimentConfig:
-    """Read and validate an experiment from a YAML path, a dict or a config object.
+    """Read and validate an experiment from a YAML path, a dict or a config object; with
+    ``registries`` (kind → Registry) the names it points to are checked too.
 
     >>> cfg = load_config({"data": {"dataset": "iris"}, "model": {"name": "mlp"}})
     >>> cfg.train.epochs
@@ -471,7 +492,7 @@ def load_config(
             raise ConfigError(f"config file {path} must be a YAML mapping (key: value lines)")
     raw = apply_overrides(raw, overrides or [])
     try:
-        return ExperimentConfig.model_validate(raw)
+        return ExperimentConfig.model_validate(raw, context={"registries": registries})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, where)) from None
 

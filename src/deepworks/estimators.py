@@ -16,10 +16,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from deepworks.config import OptimizerConfig, TrainConfig
+from deepworks.core.errors import DataError
+from deepworks.core.schema import Schema
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder
-from deepworks.data.schema import Schema
-from deepworks.errors import DataError
 from deepworks.models import build_model
 from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task

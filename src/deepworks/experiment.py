@@ -12,23 +12,24 @@ from typing import Any
 
 import torch
 
-from deepworks.config import ExperimentConfig, load_config
-from deepworks.data import DataBundle, load_data
+from deepworks.catalog import load_config
+from deepworks.config import ExperimentConfig
+from deepworks.core.errors import DeepworksError, RunError
+from deepworks.data import DataBundle
 from deepworks.data.audit import audit, training_findings
 from deepworks.data.augment import augmented
 from deepworks.deploy.distill import distilled, load_teacher, teacher_row
-from deepworks.errors import DeepworksError, RunError
 from deepworks.evaluate import plots
 from deepworks.evaluate.baselines import fitting, leaderboard
 from deepworks.evaluate.cross_validation import check_task, cross_validate
 from deepworks.evaluate.evaluator import evaluate, scalars
 from deepworks.evaluate.slices import check_column, slice_findings, slice_metrics
-from deepworks.explain.explainer import EXPLAINED_TASKS, explain_examples
+from deepworks.explain.explainer import explain_examples
 from deepworks.models import build_model
 from deepworks.report import write_report
 from deepworks.runs.folder import RunFolder
 from deepworks.runtime import seed_everything, set_threads
-from deepworks.tasks import get_task
+from deepworks.tasks import get_task, load_data
 from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, save_weights, write_json
 from deepworks.train.trainer import CHECKPOINT, Callback, Trainer, make_loader
@@ -159,9 +160,10 @@ def _train_and_evaluate(
     if cfg.distill:  # the student also learns the teacher's outputs
         teacher = load_teacher(cfg.distill.teacher, schema)
         task = distilled(task, teacher.model, cfg.distill.temperature, cfg.distill.alpha)
-    callbacks: list[Callback] = [_LogEpochs(folder)]
-    if hasattr(task, "epoch_figures"):
-        callbacks.append(_EpochFigures(task, model, folder.path / "samples"))
+    callbacks: list[Callback] = [
+        _LogEpochs(folder),
+        _EpochFigures(task, model, folder.path / "samples"),
+    ]
     trainer = Trainer(
         cfg.train,
         cfg.seed,
@@ -186,12 +188,10 @@ def _train_and_evaluate(
         for split, data in (("valid", bundle.valid), ("test", bundle.test))
     }
     task.target_precision = cfg.evaluate.target_precision
-    if hasattr(task, "final_metrics"):  # whole-split metrics (clusters, thresholds)
-        for split, values in task.final_metrics(model, bundle, cfg.seed).items():
-            metrics[split].update(values)
-    if hasattr(task, "plots"):  # the task's own figures (embedding, U-matrix, ...)
-        task.plots(model, bundle, folder.path, metrics)
-    if cfg.evaluate.explain and schema.task in EXPLAINED_TASKS:
+    for split, values in task.final_metrics(model, bundle, cfg.seed).items():
+        metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
+    task.plots(model, bundle, folder.path, metrics)  # its own figures (embedding, U-matrix)
+    if cfg.evaluate.explain and "explainable" in task.tags:
         explain_examples(
             model, schema, bundle.test, cfg.evaluate.explain, folder.path / "explanations"
         )

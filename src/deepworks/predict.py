@@ -15,15 +15,15 @@ import pandas as pd
 import torch
 from safetensors.torch import load_model
 
+from deepworks.core.errors import DataError, RunError
+from deepworks.core.schema import Schema
 from deepworks.data.audio import WAV_SUFFIXES, AudioEncoder, class_folders
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, encoder_from_dict
 from deepworks.data.ratings import RatingsEncoder
-from deepworks.data.schema import Schema
 from deepworks.data.series import SeriesEncoder, SeriesSetEncoder
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
 from deepworks.data.text import TextEncoder, check_texts, chunk_texts
-from deepworks.errors import DataError, RunError
 from deepworks.evaluate.evaluator import evaluate
 from deepworks.models import build_model
 from deepworks.runs.folder import RunFolder
@@ -84,41 +84,15 @@ class Run:
         ids, batches = self._encode(inputs)
         parts = [self._forward(x) for x in batches]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
-        frame = pd.DataFrame({"input": ids})
-        if self.schema.task == "forecast":  # one row per future step
-            forecast = out["forecast"][0].numpy() if out else []
-            return pd.DataFrame({"step": range(1, len(forecast) + 1), "forecast": forecast})
-        if self.schema.task == "classification":
-            classes = self.schema.classes or []
-            valid = self.metrics.get("valid", {})
-            proba = out["proba"] if out else torch.zeros(0, len(classes))
-            if "temperature" in valid:  # calibrated on the validation split
-                proba = (proba.clamp_min(1e-12).log() / valid["temperature"]).softmax(-1)
-            frame["prediction"] = [classes[i] for i in proba.argmax(-1).tolist()]
-            for j, name in enumerate(classes):
-                frame[f"proba_{name}"] = proba[:, j].numpy()
-            if "selective_threshold" in valid:  # too unsure: a person decides
-                confidence = proba.max(-1).values.numpy() if len(proba) else np.zeros(0)
-                frame["confidence"] = confidence
-                frame["decision"] = np.where(
-                    confidence >= valid["selective_threshold"],
-                    frame["prediction"],
-                    "refer to a human",
-                )
-        else:  # one column per output: `prediction` for regression, scores for the rest
-            for key, values in out.items():
-                frame["prediction" if key == "value" else key] = values.numpy()
-        if self.schema.task == "anomaly":  # the threshold chosen on the validation split
-            frame["is_anomaly"] = frame["anomaly_score"] >= self.metrics["valid"]["threshold"]
-        return frame
+        return self.task.prediction_frame(ids, out, self.metrics)
 
     def embed(self, inputs: Inputs) -> pd.DataFrame:
         """The learned code of each input: an autoencoder's code, or a pretrained model's
         features (what its head sees). Columns code_0, code_1, ..."""
-        if hasattr(self.task, "codes"):
+        if "embeds" in self.task.tags:
             embed = lambda x: self.task.codes(self.model, x)  # noqa: E731
-        elif hasattr(self.model, "embed"):
-            embed = self.model.embed
+        elif "embeds" in self.model.tags:
+            embed = self.model.pooled_features
         else:
             raise RunError(
                 f"run {self.folder.id} is a {self.schema.task} model; autoencoder runs and "
@@ -190,7 +164,7 @@ class Run:
         if limit is not None:  # only the first `limit` inputs
             ids = ids[:limit]
             batches = _first(batches, limit)
-        attention = hasattr(self.model, "attention_maps")
+        attention = "attention" in self.model.tags
         yield from explain_batches(
             self.model, self.schema, ids, batches, methods, target, attention
         )
@@ -338,7 +312,7 @@ class Run:
                     "class. Drop the label, or train with `task: conditional-gan`"
                 )
             if str(label) not in classes:
-                from deepworks.errors import did_you_mean
+                from deepworks.core.errors import did_you_mean
 
                 raise DataError(
                     f"no class `{label}` in run {self.folder.id}."
@@ -356,7 +330,7 @@ class Run:
 
         >>> deepworks.load("runs/movielens-ncf").recommend(15, k=10)  # doctest: +SKIP
         """
-        if not hasattr(self.task, "recommend"):
+        if "recommends" not in self.task.tags:
             raise RunError(
                 f"run {self.folder.id} is a {self.schema.task} model; only recommendation runs "
                 "recommend"
@@ -379,8 +353,8 @@ class Run:
     def evaluate(self, data: str | Path | None = None) -> dict[str, Any]:
         """Metrics on the run's own test split, or on a labelled CSV / image folder."""
         if data is None:
-            from deepworks.config import load_config
-            from deepworks.data import load_data
+            from deepworks.catalog import load_config
+            from deepworks.tasks import load_data
 
             cfg = load_config(self.folder.config)
             dataset = load_data(cfg.data, cfg.task, cfg.seed).test

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from deepworks.errors import DataError
+from deepworks.core.errors import DataError
+from deepworks.data.datasets import Data
 
 WAV_SUFFIXES = {".wav"}
 
@@ -139,7 +139,7 @@ class AudioEncoder:
         return asdict(self)
 
 
-class AudioData(Dataset):
+class AudioData(Data):
     """Waveforms in memory; features are computed per batch (after any augmentation)."""
 
     def __init__(self, waves: torch.Tensor, y: torch.Tensor, encoder: AudioEncoder) -> None:
@@ -158,8 +158,8 @@ class AudioData(Dataset):
 
 
 def audio_bundle(src: AudioSource, cfg: Any, seed: int):
+    from deepworks.core.schema import Schema
     from deepworks.data.bundle import DataBundle, split_indices
-    from deepworks.data.schema import Schema
 
     encoder = AudioEncoder()
     waves = torch.stack([encoder.load(p) for p in src.paths])

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from deepworks.config import AugmentConfig
-from deepworks.data.schema import Schema
-from deepworks.errors import ConfigError
+from deepworks.core.errors import ConfigError
+from deepworks.core.schema import Schema
+from deepworks.data.datasets import Data
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 KEYS = {
@@ -30,7 +31,7 @@ KEYS = {
 }
 
 
-class AugmentedData(Dataset):
+class AugmentedData(Data):
     """Wraps the training data; ``set_epoch`` (called by the Trainer) varies the draws.
 
     ``augment(data, indices)`` makes the augmented batch: most take the batch as it comes;

@@ -12,11 +12,12 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from deepworks.config import DataConfig
+from deepworks.core.errors import DataError
+from deepworks.core.schema import Schema
 from deepworks.data.audio import AudioSource, audio_bundle
 from deepworks.data.datasets import ImageFileData, TensorData
 from deepworks.data.encoders import ImageEncoder, TableEncoder, numeric_column
 from deepworks.data.ratings import RatingsSource, ratings_bundle
-from deepworks.data.schema import Schema, TaskKind
 from deepworks.data.series import series_bundle, series_classification_bundle
 from deepworks.data.sources import (
     DATASETS,
@@ -26,7 +27,6 @@ from deepworks.data.sources import (
     TableSource,
 )
 from deepworks.data.text import TextEncoder, TextSource, check_texts, language_model_bundle
-from deepworks.errors import DataError
 
 # A target column with at most this many distinct integer values is read as class labels.
 _MAX_INTEGER_CLASSES = 20
@@ -50,7 +50,7 @@ def load_source(cfg: DataConfig) -> Source:
     return DATASETS.get(cfg.dataset)(cfg)
 
 
-def infer_task(source: Source, cfg: DataConfig, requested: str) -> TaskKind:
+def infer_task(source: Source, cfg: DataConfig, requested: str) -> str:
     if requested != "auto":
         return requested  # type: ignore[return-value]
     if isinstance(source, RatingsSource):
@@ -137,7 +137,7 @@ def assemble(
     return DataBundle(*parts, Schema(**schema))  # type: ignore[arg-type]
 
 
-def _table_bundle(src: TableSource, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+def _table_bundle(src: TableSource, task: str, cfg: DataConfig, seed: int) -> DataBundle:
     frame = src.frame
     features = frame.drop(columns=[src.target])
     y_all, labels, classes = _targets(frame, src.target, task, src.origin)
@@ -202,7 +202,7 @@ def _image_file_bundle(src: ImageFileSource, cfg: DataConfig, seed: int) -> Data
 
 
 def _targets(
-    frame: pd.DataFrame, target: str, task: TaskKind, origin: str
+    frame: pd.DataFrame, target: str, task: str, origin: str
 ) -> tuple[torch.Tensor, np.ndarray | None, list[str] | None]:
     """Targets as a tensor, plus class codes and names for classification."""
     y_raw = frame[target]
@@ -220,7 +220,7 @@ def _targets(
     return torch.tensor(values), None, None
 
 
-def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
+def _text_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int) -> DataBundle:
     if src.target == src.text:
         raise DataError(
             f"{src.origin}: set `data.target` to the label column (or `task: language-model` "
@@ -272,47 +272,7 @@ def _text_bundle(src: TextSource, task: TaskKind, cfg: DataConfig, seed: int) ->
     return bundle
 
 
-def anomaly_bundle(labelled: DataBundle, cfg: DataConfig) -> DataBundle:
-    """Labels become normal (0) / anomaly (1); the training split keeps only normal examples."""
-    from deepworks.errors import did_you_mean
-
-    classes = labelled.schema.classes or []
-    if not cfg.anomalous:
-        raise DataError(f"task `anomaly` needs `data.anomalous`: which of {classes} are anomalies")
-    for name in cfg.anomalous:
-        if name not in classes:
-            raise DataError(
-                f"{labelled.schema.origin}: no class `{name}` to treat as anomalous."
-                f"{did_you_mean(name, classes)} Classes: {', '.join(classes)}."
-            )
-    anomalous = torch.as_tensor([classes.index(c) for c in cfg.anomalous])
-
-    def relabel(data: TensorData, normal_only: bool) -> TensorData:
-        is_anomaly = torch.isin(data.y, anomalous).long()
-        keep = is_anomaly == 0 if normal_only else torch.ones_like(is_anomaly, dtype=torch.bool)
-        return TensorData(data.x[keep], is_anomaly[keep])
-
-    schema = labelled.schema
-    schema.task, schema.classes = "anomaly", ["normal", "anomaly"]
-    return DataBundle(
-        relabel(labelled.train, True),
-        relabel(labelled.valid, False),
-        relabel(labelled.test, False),
-        schema,
-    )
-
-
-def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> DataBundle:
-    if task == "anomaly":
-        return anomaly_bundle(build_bundle(source, "classification", cfg, seed), cfg)
-    if task in ("autoencoder", "som", "clustering", "gan", "conditional-gan"):
-        # labels are not learned from: they colour plots, score clusters, judge samples
-        # (a conditional GAN also conditions on them)
-        natural = DATASETS.entry(cfg.dataset).meta["task"]
-        labelled = infer_task(source, cfg, "auto") if natural is None else natural
-        bundle = build_bundle(source, labelled, cfg, seed)
-        bundle.schema.task = task
-        return bundle
+def build_bundle(source: Source, task: str, cfg: DataConfig, seed: int) -> DataBundle:
     if isinstance(source, RatingsSource) or task == "recommendation":
         if not isinstance(source, RatingsSource) or task != "recommendation":
             raise DataError(
@@ -347,15 +307,3 @@ def build_bundle(source: Source, task: TaskKind, cfg: DataConfig, seed: int) -> 
     if isinstance(source, ImageArraySource):
         return _image_array_bundle(source, cfg, seed)
     return _image_file_bundle(source, cfg, seed)
-
-
-def load_data(cfg: DataConfig, task: str = "auto", seed: int = 0) -> DataBundle:
-    """Load, split and encode the configured data.
-
-    >>> from deepworks.config import DataConfig
-    >>> bundle = load_data(DataConfig(dataset="iris"))
-    >>> bundle.schema.classes
-    ['setosa', 'versicolor', 'virginica']
-    """
-    source = load_source(cfg)
-    return build_bundle(source, infer_task(source, cfg, task), cfg, seed)

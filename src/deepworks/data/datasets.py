@@ -16,7 +16,19 @@ from torch.utils.data import Dataset, Sampler
 from deepworks.data.encoders import ImageEncoder
 
 
-class TensorData(Dataset):
+class Data(Dataset):
+    """Base of deepworks' datasets: whole batches through ``__getitems__``, and
+    ``set_epoch`` (called by the Trainer at each epoch's start; a no-op unless the data draws
+    anew each epoch, as augmentation does)."""
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called at each epoch's start; the draws must be a function of the epoch alone."""
+
+    def __getitems__(self, indices: Sequence[int]):
+        raise NotImplementedError
+
+
+class TensorData(Data):
     def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if len(x) != len(y):
             raise ValueError(f"{len(x)} inputs but {len(y)} targets")
@@ -33,7 +45,7 @@ class TensorData(Dataset):
         return self.x[idx], self.y[idx]
 
 
-class ImageFileData(Dataset):
+class ImageFileData(Data):
     """Images decoded lazily from disk, resized and normalized by an ``ImageEncoder``."""
 
     def __init__(self, paths: Sequence[Path], y: torch.Tensor, encoder: ImageEncoder) -> None:

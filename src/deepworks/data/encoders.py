@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from deepworks.errors import DataError, did_you_mean
+from deepworks.core.errors import DataError, did_you_mean
 
 # An object column is meant to be numeric when most of its values parse as numbers.
 _NUMERIC_SHARE = 0.8

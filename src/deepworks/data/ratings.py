@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from deepworks.config import DataConfig, RatingsConfig
-from deepworks.errors import DataError, require
+from deepworks.core.errors import DataError, require
 
 
 @dataclass
@@ -85,9 +85,9 @@ def movielens(cfg: DataConfig) -> RatingsSource:
 
 
 def ratings_bundle(src: RatingsSource, cfg: DataConfig, seed: int):
+    from deepworks.core.schema import Schema
     from deepworks.data.bundle import DataBundle, natural_key
     from deepworks.data.datasets import TensorData
-    from deepworks.data.schema import Schema
 
     c, origin = src.columns, src.origin
     frame = _checked(src.frame, c, origin)

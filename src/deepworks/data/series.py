@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 
 from deepworks.config import DataConfig
+from deepworks.core.errors import DataError, did_you_mean, require
 from deepworks.data.encoders import numeric_column
-from deepworks.errors import DataError, did_you_mean, require
 
 
 @dataclass
@@ -96,9 +96,9 @@ def sunspots(cfg: DataConfig):
 
 
 def series_bundle(src, cfg: DataConfig):
+    from deepworks.core.schema import Schema
     from deepworks.data.bundle import DataBundle
     from deepworks.data.datasets import TensorData
-    from deepworks.data.schema import Schema
 
     s = cfg.series
     season = s.season or src.season or 1

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from deepworks.config import DataConfig
-from deepworks.errors import DataError, require
-from deepworks.registry import Registry
+from deepworks.core.errors import DataError, require
+from deepworks.core.registry import Registry
 
 
 @dataclass
@@ -122,7 +122,7 @@ def need_column(
     frame: pd.DataFrame, column: str, origin: str, role: str = "", fix: str = ""
 ) -> str:
     """``column`` if ``frame`` has it; else an error with the closest name and the columns."""
-    from deepworks.errors import did_you_mean
+    from deepworks.core.errors import did_you_mean
 
     if column not in frame.columns:
         columns = [str(c) for c in frame.columns]

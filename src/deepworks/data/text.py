@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from deepworks.config import DataConfig
-from deepworks.errors import DataError, did_you_mean, require
+from deepworks.core.errors import DataError, did_you_mean, require
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -295,8 +295,8 @@ def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
     """
     from sklearn.model_selection import train_test_split
 
+    from deepworks.core.schema import Schema
     from deepworks.data.bundle import DataBundle
-    from deepworks.data.schema import Schema
 
     texts = check_texts(src.frame[src.text], src.origin, src.text)
     order = np.arange(len(texts))
@@ -326,5 +326,7 @@ def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
         target=src.text,
         encoder=encoder.to_dict(),
         origin=src.origin,
+        outputs=encoder.vocab_size,  # a score for every token of the vocabulary
+        per_position=True,
     )
     return DataBundle(*datasets, schema)

@@ -64,8 +64,8 @@ def build_card(
     run: Any, formats: list[str], int8: bool, prune: float | None, threads: int
 ) -> dict[str, Any]:
     """Export, compress, measure and check; writes the files and deployment.json."""
-    from deepworks.config import load_config
-    from deepworks.data import load_data
+    from deepworks.catalog import load_config
+    from deepworks.tasks import load_data
 
     for fmt in formats:  # an unknown name fails first, with suggestions
         FORMATS.get(fmt)

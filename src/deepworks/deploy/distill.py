@@ -13,13 +13,10 @@ import json
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from deepworks.errors import ConfigError
-from deepworks.tasks.base import Task
-
-DISTILLED_TASKS = ("classification", "regression")
+from deepworks.core.errors import ConfigError
+from deepworks.core.task import Task, has_tag, tagged
 
 
 def load_teacher(reference: str, schema: Any) -> Any:
@@ -27,11 +24,11 @@ def load_teacher(reference: str, schema: Any) -> Any:
     from deepworks.predict import load
 
     teacher = load(reference)
-    if teacher.schema.task != schema.task or teacher.schema.task not in DISTILLED_TASKS:
+    if teacher.schema.task != schema.task or not has_tag(teacher.schema.task, "distillable"):
         raise ConfigError(
             f"distill.teacher: run {teacher.folder.id} does {teacher.schema.task}; distillation "
-            f"needs a classification or regression teacher of the same task as the student "
-            f"({schema.task})"
+            f"needs a teacher of the same task as the student ({schema.task}), one of "
+            f"{tagged('distillable')}"
         )
     as_json = lambda d: json.loads(json.dumps(d))  # noqa: E731 - tuples and lists alike
     same_encoding = as_json(teacher.schema.encoder) == as_json(schema.encoder)
@@ -57,13 +54,7 @@ def distilled(task: Task, teacher: nn.Module, temperature: float, alpha: float) 
             with torch.no_grad():
                 target = teacher.to(x.device)(x)
             hard = self.loss(student, y)
-            if self.name == "classification":
-                t = temperature
-                soft = F.kl_div(
-                    F.log_softmax(student / t, -1), F.softmax(target / t, -1), reduction="batchmean"
-                ) * (t * t)
-            else:
-                soft = F.mse_loss(student, target)
+            soft = self.distillation_loss(student, target, temperature)
             return alpha * soft + (1 - alpha) * hard
 
     student_task = Distilled.__new__(Distilled)

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepworks.errors import ConfigError, RunError
-from deepworks.registry import Registry
+from deepworks.core.errors import ConfigError, RunError
+from deepworks.core.registry import Registry
 
 # Real test inputs the parity check compares on.
 PARITY_ROWS = 64

@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from deepworks.errors import DataError, DeepworksError
+from deepworks.core.errors import DataError, DeepworksError
 from deepworks.evaluate.evaluator import scalars
 
 TOKEN_ENV = "DEEPWORKS_TOKEN"
@@ -255,7 +255,7 @@ def _columns(run: Any) -> list[str]:
 
 
 def _check_columns(items: list[Any], columns: list[str]) -> None:
-    from deepworks.errors import did_you_mean
+    from deepworks.core.errors import did_you_mean
 
     for number, item in enumerate(items, 1):
         if not isinstance(item, dict):

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepworks.core.errors import ConfigError
+from deepworks.core.registry import Registry
+from deepworks.core.task import Task
 from deepworks.data.datasets import first_rows
-from deepworks.errors import ConfigError
-from deepworks.registry import Registry
-from deepworks.tasks.base import Task
 
 # Baselines train on at most this many examples (a stratified-enough random sample beyond).
 MAX_TRAIN = 20_000

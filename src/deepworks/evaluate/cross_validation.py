@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepworks.core.errors import ConfigError
+from deepworks.core.task import has_tag, tagged
 from deepworks.data.augment import augmented
 from deepworks.data.datasets import TensorData, first_rows
-from deepworks.errors import ConfigError
 from deepworks.evaluate.evaluator import evaluate
 from deepworks.models import build_model
 from deepworks.runtime import seed_everything
@@ -24,9 +25,9 @@ from deepworks.train.trainer import Trainer, make_loader
 
 
 def check_task(task: str) -> None:
-    if task not in ("classification", "regression"):
+    if not has_tag(task, "cross-validates"):
         raise ConfigError(
-            f"evaluate.cv applies to classification and regression, not {task} "
+            f"evaluate.cv applies to {tagged('cross-validates')}, not {task} "
             "(a forecast's folds would train on the future)"
         )
 

@@ -10,7 +10,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics import MeanMetric
 
-from deepworks.tasks.base import Task
+from deepworks.core.batch import Batch
+from deepworks.core.task import Task
 
 
 @torch.inference_mode()
@@ -26,10 +27,10 @@ def evaluate(
     model.eval()
     metrics = task.metrics(names).to(device)
     loss = MeanMetric().to(device)
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        batch_loss, preds, target = task.evaluation_step(model, (x, y))
-        loss.update(batch_loss, weight=len(y))
+    for raw in loader:
+        batch = Batch.of(raw).to(device)
+        batch_loss, preds, target = task.evaluation_step(model, batch)
+        loss.update(batch_loss, weight=len(batch))
         metrics.update(preds, target)
     model.train(was_training)
     return {"loss": loss.compute().item(), **task.summarize(metrics.compute())}

@@ -14,10 +14,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from deepworks.core.errors import ConfigError, did_you_mean
+from deepworks.core.task import Task
 from deepworks.data.datasets import TensorData
-from deepworks.errors import ConfigError, did_you_mean
 from deepworks.evaluate.evaluator import evaluate
-from deepworks.tasks.base import Task
 from deepworks.train.trainer import make_loader
 
 # Metrics shown per group, by task (others: the task's main metric).

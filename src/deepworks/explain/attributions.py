@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepworks.errors import ConfigError
-from deepworks.registry import Registry
+from deepworks.core.errors import ConfigError
+from deepworks.core.registry import Registry
 
 # Integrated gradients: steps of the path integral (Gauss-Legendre, Captum's default rule).
 IG_STEPS = 64

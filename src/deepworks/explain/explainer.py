@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
-from deepworks.errors import DataError, RunError, did_you_mean
+from deepworks.core.errors import DataError, RunError, did_you_mean
+from deepworks.core.schema import Schema
+from deepworks.core.task import has_tag, tagged
 from deepworks.explain.attributions import METHODS
 
-EXPLAINED_TASKS = ("classification", "regression")
 UNKNOWN_TOKENS = ("<unk>", "[UNK]", "<UNK>")
 
 
@@ -64,10 +64,10 @@ def _pad_square(a: np.ndarray, width: int) -> np.ndarray:
 
 
 def check_task(schema: Schema, run_id: str) -> None:
-    if schema.task not in EXPLAINED_TASKS:
+    if not has_tag(schema.task, "explainable"):
         raise RunError(
-            f"run {run_id} is a {schema.task} model; explanations are for classification and "
-            "regression runs"
+            f"run {run_id} is a {schema.task} model; explanations are for "
+            f"{tagged('explainable')} runs"
         )
 
 
@@ -124,7 +124,7 @@ def explain_batches(
                 gap = _output_gap(model, x, targets, unk)
                 delta = (result[1].detach().abs() / gap.clamp_min(1e-6)).cpu().numpy()
         maps = None
-        if attention and hasattr(model, "attention_maps"):
+        if attention and "attention" in model.tags:
             maps = model.attention_maps(x).detach().float().cpu().numpy()
         tokens = [[vocab[i] for i in row if i != 0] for row in x.tolist()] if vocab else []
         yield Explanation(
@@ -176,7 +176,7 @@ def explain_examples(model: nn.Module, schema: Schema, data: Any, n: int, folder
         [f"test-{i}" for i in index],
         x.split(16),
         available(model, schema.modality),
-        attention=hasattr(model, "attention_maps"),
+        attention="attention" in model.tags,
     )
     for part in parts:
         writer.add(part)

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from deepworks.data.schema import Schema
+from deepworks.core.registry import Registry
+from deepworks.core.schema import Schema
 from deepworks.evaluate.plots import plt, save
 from deepworks.explain.explainer import Explanation
-from deepworks.registry import Registry
 
 WRITERS: Registry[type] = Registry("explanation writer")
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepworks.core.model import Model
 from deepworks.models.registry import activation, dense_stack, register_model
 
 
@@ -24,7 +25,7 @@ class AutoencoderParams:
     activation: str = "relu"
 
 
-class DenseAutoencoder(nn.Module):
+class DenseAutoencoder(Model):
     def __init__(self, shape: tuple[int, ...], p: AutoencoderParams, code_width: int) -> None:
         super().__init__()
         self.shape, width = shape, math.prod(shape)
@@ -51,6 +52,8 @@ class DenseAutoencoder(nn.Module):
 class VAE(DenseAutoencoder):
     """The encoder gives a mean and a log-variance per latent dimension."""
 
+    tags = frozenset({"elbo"})
+
     def __init__(self, shape: tuple[int, ...], p: AutoencoderParams) -> None:
         super().__init__(shape, p, code_width=2 * p.latent)
 
@@ -73,7 +76,7 @@ class ConvAutoencoderParams:
     activation: str = "relu"
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(Model):
     """Stride-2 convolutions down, a linear code, transposed convolutions back up."""
 
     def __init__(self, shape: tuple[int, ...], p: ConvAutoencoderParams) -> None:

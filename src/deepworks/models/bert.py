@@ -16,8 +16,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError, require
+from deepworks.core.errors import ModelError, require
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
 from deepworks.models.transfer import TransferMixin, TransferParams, loading_pretrained
 
@@ -44,7 +45,9 @@ def tokenizer_source(params: dict) -> str:
     return resolve(params.get("pretrained") or BertParams.pretrained)
 
 
-class PretrainedEncoder(TransferMixin, nn.Module):
+class PretrainedEncoder(TransferMixin, Model):
+    tags = frozenset({"embeds", "attention"})
+
     def __init__(self, encoder: nn.Module, n_outputs: int, p: BertParams) -> None:
         super().__init__()
         self.encoder, self.pooling = encoder, p.pooling

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import activation, register_model
 
 
@@ -25,7 +26,7 @@ class CNNParams:
     batch_norm: bool = True
 
 
-class CNN(nn.Module):
+class CNN(Model):
     def __init__(self, input_shape: tuple[int, ...], n_outputs: int, p: CNNParams) -> None:
         super().__init__()
         in_ch, height, width = input_shape

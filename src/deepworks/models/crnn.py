@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
 
 
@@ -19,7 +20,7 @@ class CRNNParams:
     dropout: float = 0.2
 
 
-class CRNN(nn.Module):
+class CRNN(Model):
     def __init__(self, shape: tuple[int, ...], n_outputs: int, p: CRNNParams) -> None:
         super().__init__()
         layers: list[nn.Module] = []

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
+from deepworks.core.errors import ModelError
+from deepworks.core.schema import Schema
 
 
 def token_embedding(

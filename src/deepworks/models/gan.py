@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepworks.data.schema import Schema
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
 
 
@@ -92,7 +93,7 @@ class Discriminator(nn.Module):
         return logit
 
 
-class DCGAN(nn.Module):
+class DCGAN(Model):
     def __init__(self, schema: Schema, p: GANParams) -> None:
         super().__init__()
         classes = len(schema.classes or [])

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import activation, register_model
 
 
@@ -20,7 +21,7 @@ class MLPParams:
     batch_norm: bool = False
 
 
-class MLP(nn.Module):
+class MLP(Model):
     def __init__(self, in_features: int, n_outputs: int, p: MLPParams) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]

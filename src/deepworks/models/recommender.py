@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
+from deepworks.core.errors import ModelError
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import dense_stack, register_model
 
 
@@ -28,7 +29,7 @@ class RecommenderParams:
     rating_weight: float = 0.1
 
 
-class Recommender(nn.Module):
+class Recommender(Model):
     """Sizes, the training settings the task reads, and scoring every item for ranking."""
 
     def __init__(self, n_items: int, p: RecommenderParams) -> None:

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
+from deepworks.core.errors import ModelError
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.embedding import input_layer
 from deepworks.models.registry import register_model
 
@@ -33,12 +34,12 @@ class RecurrentParams:
     freeze_embeddings: bool = False
 
 
-class RecurrentNet(nn.Module):
+class RecurrentNet(Model):
     def __init__(self, cell: str, schema: Schema, p: RecurrentParams) -> None:
         super().__init__()
         self.pooling = p.pooling
         self.tokens = schema.modality == "text"
-        self.per_step = schema.task == "language-model"  # a prediction at every position
+        self.per_step = schema.per_position  # a prediction at every position
         if self.per_step and p.bidirectional:
             raise ModelError(
                 "a language model must not see the tokens it predicts: set `bidirectional: false`"
@@ -89,6 +90,10 @@ class RecurrentNet(nn.Module):
 
 
 for _cell in CELLS:
-    register_model(_cell, RecurrentParams, ("text", "series"), f"{_cell.upper()} for text, series")(
-        lambda schema, p, _cell=_cell: RecurrentNet(_cell, schema, p)
-    )
+    register_model(
+        _cell,
+        RecurrentParams,
+        ("text", "series"),
+        f"{_cell.upper()} for text, series",
+        tasks=("classification", "regression", "forecast", "language-model"),
+    )(lambda schema, p, _cell=_cell: RecurrentNet(_cell, schema, p))

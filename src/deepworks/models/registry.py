@@ -12,15 +12,13 @@ from typing import Any
 
 from torch import nn
 
-from deepworks.data.schema import Schema
-from deepworks.errors import ModelError
-from deepworks.registry import Registry
+from deepworks.core.errors import ModelError
+from deepworks.core.params import parse_params
+from deepworks.core.registry import Registry
+from deepworks.core.schema import Schema
 
 Factory = Callable[[Schema, Any], nn.Module]
-MODELS: Registry[Factory] = Registry("model", ModelError)
-
-
-SUPERVISED = ("classification", "regression", "forecast", "language-model")
+MODELS: Registry[Factory] = Registry("model", ModelError, plugins="deepworks.models")
 
 
 def register_model(
@@ -28,11 +26,13 @@ def register_model(
     params: type,
     modalities: tuple[str, ...],
     help: str = "",
-    tasks: tuple[str, ...] = SUPERVISED,
+    *,
+    tasks: tuple[str, ...],
     tokenizer: Callable[[dict], str] | None = None,
 ):
-    """Register a model factory with its parameter dataclass, the data and the tasks it fits;
-    ``tokenizer(params)`` names the tokenizer a pretrained text model needs its data in."""
+    """Register a model factory with its parameter dataclass, the kinds of data and the tasks
+    it does; ``tokenizer(params)`` names the tokenizer a pretrained text model needs its data
+    in. The factory returns a :class:`deepworks.core.Model`."""
     return MODELS.register(
         name, help=help, params=params, modalities=modalities, tasks=tasks, tokenizer=tokenizer
     )
@@ -44,13 +44,11 @@ def build_model(
     """Build a registered model for ``schema``; ``pretrained=False`` skips loading pretrained
     weights (a saved run's own weights are about to replace them).
 
-    >>> from deepworks.data.schema import Schema
+    >>> from deepworks.core.schema import Schema
     >>> schema = Schema("table", "classification", (4,), "y", classes=["a", "b", "c"])
     >>> build_model("mlp", {"hidden": [8]}, schema)(__import__("torch").zeros(2, 4)).shape
     torch.Size([2, 3])
     """
-    from deepworks.config import parse_params
-
     entry = MODELS.entry(name)
     fits = ", ".join(
         e.name
@@ -64,7 +62,7 @@ def build_model(
     if schema.task not in entry.meta["tasks"]:
         raise ModelError(f"model `{name}` does not do {schema.task}; models that do: {fits}")
     try:
-        parsed = parse_params(entry.meta["params"], params, name)
+        parsed = parse_params(entry.meta["params"], params, f"model `{name}`")
     except ValueError as exc:
         raise ModelError(str(exc)) from None
     if pretrained:
@@ -85,7 +83,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 def activation(name: str) -> nn.Module:
-    from deepworks.errors import did_you_mean
+    from deepworks.core.errors import did_you_mean
 
     if name not in ACTIVATIONS:
         raise ModelError(

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
+from deepworks.core.model import Model
 from deepworks.models.registry import register_model
 
 
@@ -26,7 +26,7 @@ class SOMParams:
     lr_end: float = 0.01
 
 
-class SelfOrganizingMap(nn.Module):
+class SelfOrganizingMap(Model):
     def __init__(self, input_shape: tuple[int, ...], p: SOMParams) -> None:
         super().__init__()
         self.shape, self.p = input_shape, p

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepworks.errors import ModelError
+from deepworks.core.errors import ModelError
 
 Strategy = Literal["finetune", "features"]
 
@@ -66,6 +66,8 @@ class TransferMixin:
     """For a model whose body is pretrained and whose ``head`` is new: layer groups, the
     optimizer's per-group learning-rate scales, and which groups train in which epoch."""
 
+    tags = frozenset({"embeds"})
+
     def setup_transfer(self, body: nn.Module, head: nn.Module, p: TransferParams) -> None:
         head_modules = set(head.modules())
         leaves = [
@@ -80,7 +82,7 @@ class TransferMixin:
         self.on_epoch_start(0)
 
     @torch.inference_mode()
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         """What the head sees: the pretrained body's pooled features of ``x``."""
         head = self.layer_groups[-1][0]
         seen: list[torch.Tensor] = []

@@ -10,7 +10,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from deepworks.data.schema import Schema
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.embedding import input_layer
 from deepworks.models.registry import register_model
 
@@ -37,12 +38,14 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
     return table
 
 
-class TransformerNet(nn.Module):
+class TransformerNet(Model):
+    tags = frozenset({"attention"})
+
     def __init__(self, schema: Schema, p: TransformerParams) -> None:
         super().__init__()
         self.pooling, self.scale = p.pooling, math.sqrt(p.d_model)
         self.tokens = schema.modality == "text"
-        self.per_step = schema.task == "language-model"  # causal: each position sees its past
+        self.per_step = schema.per_position  # causal: each position sees its past
         self.embed = input_layer(schema, p.d_model, p.embeddings, p.freeze_embeddings)
         # One extra position for the CLS token.
         self.register_buffer(
@@ -117,7 +120,11 @@ class TransformerNet(nn.Module):
 
 
 @register_model(
-    "transformer", TransformerParams, ("text", "series"), "Transformer encoder, CLS/mean pooling"
+    "transformer",
+    TransformerParams,
+    ("text", "series"),
+    "Transformer encoder, CLS/mean pooling",
+    tasks=("classification", "regression", "forecast", "language-model"),
 )
 def transformer(schema: Schema, p: TransformerParams) -> nn.Module:
     return TransformerNet(schema, p)

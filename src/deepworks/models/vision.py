@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepworks.data.schema import Schema
-from deepworks.errors import require
+from deepworks.core.errors import require
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
 from deepworks.models.transfer import TransferMixin, TransferParams, download, load_pretrained
 
@@ -27,7 +28,7 @@ class VisionParams(TransferParams):
     input_size: int | None = None
 
 
-class VisionNet(TransferMixin, nn.Module):
+class VisionNet(TransferMixin, Model):
     """A network behind an input adapter that upsamples too-small images."""
 
     def __init__(self, net: nn.Module, head: nn.Module, min_size: int, p: VisionParams) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from deepworks.errors import RunError, did_you_mean
+from deepworks.core.errors import RunError, did_you_mean
 from deepworks.runs.index import RunIndex
 from deepworks.train.checkpoint import write_json, write_text
 

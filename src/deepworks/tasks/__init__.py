@@ -1,5 +1,6 @@
 """Tasks: what one training step is, its loss, its metrics, its predictions."""
 
+from deepworks.core.task import TASKS, Task, get_task, register_task
 from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     autoencoder,
     forecast,
@@ -9,6 +10,6 @@ from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     som,
     supervised,
 )
-from deepworks.tasks.base import TASKS, Task, get_task, register_task
+from deepworks.tasks.data import load_data
 
-__all__ = ["TASKS", "Task", "get_task", "register_task"]
+__all__ = ["TASKS", "Task", "get_task", "load_data", "register_task"]

@@ -19,7 +19,8 @@ from torchmetrics import Metric
 from torchmetrics.regression import MeanSquaredError
 from torchmetrics.wrappers import LambdaInputTransformer
 
-from deepworks.tasks.base import Batch, Task, register_task
+from deepworks.core.batch import Batch
+from deepworks.core.task import Task, register_task
 
 # The silhouette is quadratic in the number of points: estimate it on a sample.
 SILHOUETTE_SAMPLE = 2000
@@ -35,9 +36,12 @@ class Autoencoder(Task):
     lower_is_better = frozenset({"loss", "mse"})
     epoch_metrics = frozenset({"mse"})
     own_baselines = ("pca",)
+    tags = frozenset({"embeds"})
+    # Labels only colour plots and score clusters: the data is read as for its natural task.
+    reads_data_as = "auto"
 
     def reconstruction_loss(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if hasattr(model, "elbo_terms"):  # VAE: per-example sum of squares + KL
+        if "elbo" in model.tags:  # VAE: per-example sum of squares + KL
             recon, mu, logvar = model.elbo_terms(x)
             rec = F.mse_loss(recon, x, reduction="sum") / len(x)
             kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
@@ -45,7 +49,7 @@ class Autoencoder(Task):
         return F.mse_loss(model(x), x)
 
     def training_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        return self.reconstruction_loss(model, batch[0])
+        return self.reconstruction_loss(model, batch.x)
 
     def evaluation_step(self, model, batch):
         x, _ = batch
@@ -136,6 +140,43 @@ class AnomalyDetection(Autoencoder):
 
     main_metric = "pr_auc"
     own_baselines = ()  # the isolation forest is its baseline
+    reads_data_as = "classification"  # then relabelled normal / anomaly by `adapt_data`
+
+    @classmethod
+    def adapt_data(cls, bundle: Any, cfg: Any) -> Any:
+        """Labels become normal (0) / anomaly (1); training keeps only normal examples."""
+        from deepworks.core.errors import DataError, did_you_mean
+        from deepworks.data.datasets import TensorData
+
+        classes = bundle.schema.classes or []
+        if not cfg.anomalous:
+            raise DataError(
+                f"task `anomaly` needs `data.anomalous`: which of {classes} are anomalies"
+            )
+        for name in cfg.anomalous:
+            if name not in classes:
+                raise DataError(
+                    f"{bundle.schema.origin}: no class `{name}` to treat as anomalous."
+                    f"{did_you_mean(name, classes)} Classes: {', '.join(classes)}."
+                )
+        anomalous = torch.as_tensor([classes.index(c) for c in cfg.anomalous])
+
+        def relabel(data: TensorData, normal_only: bool) -> TensorData:
+            is_anomaly = torch.isin(data.y, anomalous).long()
+            keep = is_anomaly == 0 if normal_only else torch.ones_like(is_anomaly, dtype=torch.bool)
+            return TensorData(data.x[keep], is_anomaly[keep])
+
+        bundle.schema.task, bundle.schema.classes = cls.name, ["normal", "anomaly"]
+        bundle.train = relabel(bundle.train, True)
+        bundle.valid, bundle.test = relabel(bundle.valid, False), relabel(bundle.test, False)
+        bundle.test_rows = None
+        return bundle
+
+    def prediction_frame(self, ids: list[Any], out: dict[str, torch.Tensor], metrics: dict):
+        """The score, and whether it passes the threshold chosen on the validation split."""
+        frame = super().prediction_frame(ids, out, metrics)
+        frame["is_anomaly"] = frame["anomaly_score"] >= metrics["valid"]["threshold"]
+        return frame
 
     @torch.inference_mode()
     def scores(self, model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -144,7 +185,7 @@ class AnomalyDetection(Autoencoder):
 
     @staticmethod
     def batch_scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if hasattr(model, "elbo_terms"):
+        if "elbo" in model.tags:
             recon, mu, logvar = model.elbo_terms(x)
             kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
             return (recon - x).pow(2).flatten(1).sum(1) + kl
@@ -205,7 +246,7 @@ class DeepClustering(Autoencoder):
             model.pretrain_steps.fill_(int(total_steps * model.pretrain))
 
     def training_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        x = batch[0]
+        x = batch.x
         if int(model.step) == int(model.pretrain_steps) and not bool(model.initialised):
             self._init_centroids(model)
         model.step += 1

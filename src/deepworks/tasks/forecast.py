@@ -27,7 +27,8 @@ from torchmetrics.regression import (
 )
 from torchmetrics.wrappers import LambdaInputTransformer
 
-from deepworks.tasks.base import Batch, Task, register_task
+from deepworks.core.batch import Batch
+from deepworks.core.task import Task, register_task
 
 ERRORS: dict[str, Callable[[], Metric]] = {
     "mae": MeanAbsoluteError,
@@ -43,6 +44,7 @@ class Forecast(Task):
 
     main_metric = "mase"
     own_baselines = ("seasonal_naive", "ets")
+    tags = frozenset({"supervised"})
     epoch_metrics = frozenset({"mae", "rmse", "mase"})
 
     @property
@@ -127,6 +129,13 @@ class Forecast(Task):
             forecast = self.predict(model, x)["forecast"].numpy()
         naive = self.seasonal_naive(x).numpy()
         plots.forecast(y.numpy(), forecast, naive, folder / "forecast.png", "test span")
+
+    def prediction_frame(self, ids: list[Any], out: dict[str, torch.Tensor], metrics: dict):
+        """One row per future step after the series' last window."""
+        import pandas as pd
+
+        forecast = out["forecast"][0].numpy() if out else []
+        return pd.DataFrame({"step": range(1, len(forecast) + 1), "forecast": forecast})
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mean, std = self._scale()

@@ -25,9 +25,10 @@ from torch import nn
 from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 
+from deepworks.core.batch import Batch
+from deepworks.core.errors import DataError
+from deepworks.core.task import Task, register_task
 from deepworks.data.datasets import first_rows
-from deepworks.errors import DataError
-from deepworks.tasks.base import Batch, Task, register_task
 
 # The judge is fit on at most this many training images.
 JUDGE_SAMPLE = 5000
@@ -61,6 +62,7 @@ class Adversarial(Task):
     main_metric = "classifier_score"
     generates = "images"
     automatic_optimization = False
+    reads_data_as = "auto"  # labels only judge the samples (a conditional GAN's condition)
     epoch_metrics = frozenset({"classifier_score", "recognized"})
 
     @property
@@ -75,9 +77,9 @@ class Adversarial(Task):
     def configure_optimizers(self, model, build):
         return [build(model.generator.parameters()), build(model.discriminator.parameters())]
 
-    def training_step(self, model: nn.Module, batch: Batch, optimizers) -> dict[str, float]:
+    def training_step(self, model: nn.Module, batch: Batch) -> float:
         x, y = batch
-        opt_g, opt_d = optimizers
+        opt_g, opt_d = self.optimizers
         real, fake_target = x.new_ones(len(x)), x.new_zeros(len(x))
         fake = model(model.noise(len(x)), y)
 
@@ -93,7 +95,7 @@ class Adversarial(Task):
         g_loss = F.binary_cross_entropy_with_logits(model.critic(fake, y), real)
         g_loss.backward()
         opt_g.step()
-        return {"loss": d_loss.item() + g_loss.item()}
+        return d_loss.item() + g_loss.item()
 
     # -- evaluation ---------------------------------------------------------------------
     def evaluation_step(self, model: nn.Module, batch: Batch):

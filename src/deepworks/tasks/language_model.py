@@ -16,7 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import Perplexity
 from torchmetrics.wrappers import LambdaInputTransformer
 
-from deepworks.tasks.base import Task, register_task
+from deepworks.core.task import Task, register_task
 
 
 class UnigramPerplexity(Metric):
@@ -44,6 +44,7 @@ class LanguageModel(Task):
     main_metric = "perplexity"
     own_baselines = ("unigram",)
     generates = "text"
+    tags = frozenset({"supervised"})
     lower_is_better = frozenset({"loss", "perplexity", "unigram_perplexity"})
     epoch_metrics = frozenset({"perplexity", "accuracy"})
 

@@ -24,7 +24,8 @@ from torch import nn
 from torchmetrics import Metric
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError
 
-from deepworks.tasks.base import Batch, Task, register_task
+from deepworks.core.batch import Batch
+from deepworks.core.task import Task, register_task
 
 K = 10
 BIAS_SHRINK = 10.0  # pseudo-ratings pulling the baseline's biases toward 0
@@ -36,6 +37,7 @@ class Recommendation(Task):
 
     main_metric = f"ndcg@{K}"
     own_baselines = ("popularity",)
+    tags = frozenset({"recommends"})
     lower_is_better = frozenset({"loss", "rmse", "mae", "bias_baseline_rmse"})
     epoch_metrics = frozenset({"rmse"})
 

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 from torchmetrics import Metric
 
-from deepworks.tasks.base import Batch, Task, register_task
+from deepworks.core.batch import Batch
+from deepworks.core.task import Task, register_task
 
 
 class MeanColumn(Metric):
@@ -43,6 +44,8 @@ class SelfOrganizing(Task):
 
     main_metric = "quantization_error"
     automatic_optimization = False
+    tags = frozenset({"embeds"})
+    reads_data_as = "auto"  # labels, if any, only evaluate the map
     lower_is_better = frozenset({"loss", "quantization_error", "topographic_error"})
     epoch_metrics = frozenset({"quantization_error", "topographic_error"})
 
@@ -52,8 +55,8 @@ class SelfOrganizing(Task):
     def configure_optimizers(self, model, build):
         return []
 
-    def training_step(self, model: nn.Module, batch: Batch, optimizers) -> dict[str, float]:
-        return {"loss": model.update(batch[0])}
+    def training_step(self, model: nn.Module, batch: Batch) -> float:
+        return model.update(batch.x)
 
     def evaluation_step(self, model: nn.Module, batch: Batch):
         x, y = batch

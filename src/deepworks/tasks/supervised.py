@@ -17,8 +17,8 @@ from torchmetrics.classification import (
 )
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
+from deepworks.core.task import Task, register_task
 from deepworks.evaluate.roc import HistogramAUROC
-from deepworks.tasks.base import Task, register_task
 
 # ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
 # examples stream through (torchmetrics' exact mode would keep every score).
@@ -30,6 +30,9 @@ class Classification(Task):
     """Predict one of N classes; cross-entropy on logits."""
 
     main_metric = "accuracy"
+    tags = frozenset(
+        {"supervised", "labelled", "explainable", "distillable", "cross-validates", "calibrated"}
+    )
     epoch_metrics = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1"})
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -51,6 +54,16 @@ class Classification(Task):
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
         return output.softmax(dim=-1)
 
+    def distillation_loss(
+        self, student: torch.Tensor, teacher: torch.Tensor, temperature: float
+    ) -> torch.Tensor:
+        """KL between the temperature-softened distributions, scaled by T² (Hinton et al.)."""
+        t = temperature
+        soft = F.kl_div(
+            F.log_softmax(student / t, -1), F.softmax(teacher / t, -1), reduction="batchmean"
+        )
+        return soft * (t * t)
+
     def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, Any]:
         out = super().summarize(values)
         if "f1_per_class" in out:
@@ -62,6 +75,29 @@ class Classification(Task):
     def postprocess(self, output: torch.Tensor) -> dict[str, torch.Tensor]:
         proba = output.softmax(dim=-1)
         return {"label": proba.argmax(dim=-1), "proba": proba}
+
+    def prediction_frame(self, ids: list[Any], out: dict[str, torch.Tensor], metrics: dict):
+        """The class, one calibrated probability per class, and, below the confidence
+        threshold chosen on valid, "refer to a human" as the decision."""
+        import numpy as np
+        import pandas as pd
+
+        frame = pd.DataFrame({"input": ids})
+        classes = self.schema.classes or []
+        valid = metrics.get("valid", {})
+        proba = out["proba"] if out else torch.zeros(0, len(classes))
+        if "temperature" in valid:  # calibrated on the validation split
+            proba = (proba.clamp_min(1e-12).log() / valid["temperature"]).softmax(-1)
+        frame["prediction"] = [classes[i] for i in proba.argmax(-1).tolist()]
+        for j, name in enumerate(classes):
+            frame[f"proba_{name}"] = proba[:, j].numpy()
+        if "selective_threshold" in valid:  # too unsure: a person decides
+            confidence = proba.max(-1).values.numpy() if len(proba) else np.zeros(0)
+            frame["confidence"] = confidence
+            frame["decision"] = np.where(
+                confidence >= valid["selective_threshold"], frame["prediction"], "refer to a human"
+            )
+        return frame
 
     # -- decision support ---------------------------------------------------------------
     @torch.no_grad()  # not inference_mode: the temperature is fit through these logits
@@ -120,6 +156,7 @@ class Regression(Task):
     """Predict a number; the model learns the standardized target, metrics use real units."""
 
     main_metric = "rmse"
+    tags = frozenset({"supervised", "labelled", "explainable", "distillable", "cross-validates"})
     lower_is_better = frozenset({"loss", "mse", "rmse", "mae"})
     epoch_metrics = frozenset({"mse", "rmse", "mae", "r2"})
 

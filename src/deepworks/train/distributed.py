@@ -21,7 +21,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, Sampler
 
-from deepworks.errors import ConfigError
+from deepworks.core.errors import ConfigError
 
 
 def world() -> tuple[int, int]:
@@ -122,7 +122,7 @@ class ShardedBatchSampler(BatchSampler):
 
 def refuse_manual_optimization(task_name: str) -> None:
     """Tasks that step their own optimizers (GANs, SOMs) train in one process."""
-    from deepworks.tasks.base import TASKS
+    from deepworks.core.task import TASKS
 
     if task_name in TASKS and not TASKS.get(task_name).automatic_optimization:
         raise ConfigError(

@@ -9,8 +9,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, OneCycleLR, StepLR
 
 from deepworks.config import OptimizerConfig, SchedulerConfig
-from deepworks.errors import ConfigError
-from deepworks.registry import Registry
+from deepworks.core.errors import ConfigError
+from deepworks.core.registry import Registry
 
 OPTIMIZERS: Registry[Callable[[Iterable, OptimizerConfig], Optimizer]] = Registry(
     "optimizer", ConfigError

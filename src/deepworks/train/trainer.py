@@ -19,10 +19,11 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from deepworks.config import TrainConfig
+from deepworks.core.batch import Batch
+from deepworks.core.errors import ConfigError, RunError, TrainingError, did_you_mean
+from deepworks.core.task import Task
 from deepworks.data.datasets import EpochSampler, collate_batch
-from deepworks.errors import ConfigError, RunError, TrainingError, did_you_mean
 from deepworks.evaluate.evaluator import evaluate, scalars
-from deepworks.tasks.base import Task
 from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, save_checkpoint, write_json
 from deepworks.train.distributed import ShardedBatchSampler
@@ -153,9 +154,9 @@ class Trainer:
         self.autocast = autocast_for(self.device, cfg.precision)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
 
-        if hasattr(task, "on_fit_start"):  # e.g. a schedule that needs the run's length
-            task.on_fit_start(model, steps_per_epoch * cfg.epochs, train)
+        task.on_fit_start(model, steps_per_epoch * cfg.epochs, train)
         optimizers = task.configure_optimizers(model, lambda p: build_optimizer(p, cfg.optimizer))
+        task.optimizers = optimizers  # a task that steps its own optimizers finds them here
         schedulers = (
             [build_scheduler(o, cfg.scheduler, steps_per_epoch, cfg.epochs) for o in optimizers]
             if cfg.scheduler and task.automatic_optimization
@@ -175,23 +176,22 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 sampler.set_epoch(state.epoch, start=state.step_in_epoch * self.batch_size)
                 loader.generator.manual_seed(self.seed + state.epoch)
-                if hasattr(model, "on_epoch_start"):  # e.g. unfreezing pretrained layers
-                    model.on_epoch_start(state.epoch)
-                if hasattr(train, "set_epoch"):  # augmentation draws anew each epoch
-                    train.set_epoch(state.epoch)
+                model.on_epoch_start(state.epoch)  # e.g. unfreezing pretrained layers
+                train.set_epoch(state.epoch)  # augmentation draws anew each epoch
                 model.train()
-                for x, y in loader:
-                    x, y = (
-                        x.to(self.device, non_blocking=True),
-                        y.to(self.device, non_blocking=True),
-                    )
-                    if cfg.channels_last and x.dim() == 4:
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    loss = self._step(net, task, (x, y), optimizers, schedulers)
+                for raw in loader:
+                    batch = Batch.of(raw).to(self.device, non_blocking=True)
+                    if (
+                        cfg.channels_last
+                        and isinstance(batch.x, torch.Tensor)
+                        and batch.x.dim() == 4
+                    ):
+                        batch.x = batch.x.contiguous(memory_format=torch.channels_last)
+                    loss = self._step(net, task, batch, optimizers, schedulers)
                     state.step_in_epoch += 1
                     state.global_step += 1
-                    state.loss_sum += loss * len(y)
-                    state.seen += len(y)
+                    state.loss_sum += loss * len(batch)
+                    state.seen += len(batch)
                     bar.update(
                         state.global_step,
                         f"epoch {state.epoch + 1}/{cfg.epochs}",
@@ -257,8 +257,8 @@ class Trainer:
         return distributed.Replica(model, device_ids=devices)
 
     def _step(self, model, task, batch, optimizers, schedulers) -> float:
-        if not task.automatic_optimization:
-            value = float(task.training_step(model, batch, optimizers)["loss"])  # type: ignore[call-arg]
+        if not task.automatic_optimization:  # the task steps its own optimizers
+            value = float(task.training_step(model, batch))
             if not math.isfinite(value):
                 self._diverged(value, optimizers[0] if optimizers else None)
             return value

@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from deepworks.kinds import Modality, TaskKind
-
 
 @dataclass
 class Schema:
     """The data's shape and meaning: enough to rebuild the model and encode new inputs."""
 
-    modality: Modality
-    task: TaskKind
+    modality: str  # a registered kind of data: table, image, text, series, ...
+    task: str  # a registered task: classification, regression, forecast, ...
     # tables (n_features,), images (C, H, W), text (max_length,), series (window, n_columns)
     input_shape: tuple[int, ...]
     target: str
@@ -22,12 +20,12 @@ class Schema:
     target_scale: tuple[float, float] | None = None  # regression: (mean, std) of train targets
     origin: str = ""
     horizon: int | None = None  # forecast: steps predicted
+    outputs: int | None = None  # scores per input when neither classes nor horizon say (LM)
+    per_position: bool = False  # a prediction at every position of a sequence (LM)
 
     @property
     def n_outputs(self) -> int:
-        if self.task == "language-model":  # a score for every token of the vocabulary
-            return len(self.encoder["vocab"])
-        return len(self.classes) if self.classes else (self.horizon or 1)
+        return self.outputs or (len(self.classes) if self.classes else (self.horizon or 1))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

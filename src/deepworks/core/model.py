@@ -1,0 +1,42 @@
+"""The Model contract: an ``nn.Module`` with the hooks the Trainer and the tools may call.
+
+Every hook is a documented no-op here, and what a model can do beyond ``forward`` is declared
+in ``tags``, so the Trainer, explanations and ``embed`` never probe a model for methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+# The tags a model may declare (``Model.tags``).
+MODEL_TAGS = {
+    "attention": "attention_maps(x) gives its attention weights (explanations draw them)",
+    "embeds": "pooled_features(x) gives the features its head sees (pretrained models)",
+    "elbo": "elbo_terms(x) gives reconstruction, mean and log-variance (a VAE)",
+}
+
+
+class Model(nn.Module):
+    """Base of every registered model."""
+
+    tags: ClassVar[frozenset[str]] = frozenset()
+
+    def param_groups(self) -> Any:
+        """What the optimizer trains: all parameters in one group; pretrained models give
+        groups with their own ``lr_scale``."""
+        return self.parameters()
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called at each epoch's start (a function of the epoch alone, so resume stays exact):
+        which pretrained layers train."""
+
+    def attention_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, layers, heads, T, T) attention weights (models tagged ``attention``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no attention")
+
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The features the head sees (models tagged ``embeds``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not embed")

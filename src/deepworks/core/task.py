@@ -1,0 +1,206 @@
+"""The Task contract: what one step means, its metrics, predictions and outputs.
+
+The Trainer owns the loop; a Task says what a step is. Every hook the Trainer, the experiment,
+prediction or the server may call is declared here as a documented no-op (as Lightning's hooks
+are), and what a task can do is declared as tags (as scikit-learn's estimator tags are), so
+nothing above asks "which task is this?" by name or probes for a method.
+
+Supervised tasks use *automatic optimization*: ``training_step`` returns a loss and the Trainer
+does backward, clipping, the optimizer and the schedule. A task that needs more (a GAN's two
+optimizers, a self-organizing map without gradients) sets ``automatic_optimization = False``,
+returns its optimizers from ``configure_optimizers`` (the Trainer hands them back in
+``self.optimizers``) and steps them itself inside the same ``training_step(model, batch)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from deepworks.core.batch import Batch
+from deepworks.core.errors import ConfigError
+from deepworks.core.registry import Registry
+from deepworks.core.schema import Schema
+
+# The tags a task may declare (``Task.tags``); anything above reads these, never task names.
+TAGS = {
+    "supervised": "learns a target from inputs; models that predict scores fit it",
+    "labelled": "the data's labels are the target (splits are stratified by them)",
+    "explainable": "attributions (saliency, integrated gradients, Grad-CAM) explain its outputs",
+    "distillable": "a smaller model can learn its outputs (deepworks distill)",
+    "cross-validates": "k-fold cross-validation re-trains it on train + valid",
+    "embeds": "its `codes` give each input a learned code (deepworks embed)",
+    "recommends": "ranks items for a user (deepworks recommend)",
+    "calibrated": "predicted probabilities are temperature-scaled; unsure rows are referred",
+}
+
+
+class Task:
+    name: ClassVar[str] = ""
+    main_metric: ClassVar[str] = "loss"
+    automatic_optimization: ClassVar[bool] = True
+    # Metrics where lower is better; every other metric is maximized.
+    lower_is_better: frozenset[str] = frozenset({"loss"})
+    # What a generative task makes instead of predictions ("text", "images"); None: it predicts.
+    generates: ClassVar[str | None] = None
+    # Baselines the task scores beside the model: `<prefix>_<metric>` in its metrics.
+    own_baselines: ClassVar[tuple[str, ...]] = ()
+    # What the task can do (keys of TAGS).
+    tags: ClassVar[frozenset[str]] = frozenset()
+    # Tracked every epoch; the rest (curves, matrices) only in the final evaluation.
+    epoch_metrics: ClassVar[frozenset[str]] = frozenset()
+    # The data is built as for this other task ("auto": the dataset's natural one), then
+    # handed to `adapt_data`; None: as for this task itself.
+    reads_data_as: ClassVar[str | None] = None
+
+    @classmethod
+    def adapt_data(cls, bundle: Any, cfg: Any) -> Any:
+        """The DataBundle built as `reads_data_as` says, made this task's (an anomaly task
+        relabels it); by default it only takes this task's name."""
+        bundle.schema.task = cls.name
+        return bundle
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.optimizers: list[torch.optim.Optimizer] = []  # set by the Trainer
+        # Selective prediction (classifiers): the precision the answered examples must reach.
+        self.target_precision = 0.95
+
+    # -- training -----------------------------------------------------------------------
+    def on_fit_start(self, model: nn.Module, total_steps: int, train: Any) -> None:
+        """Called once before the first step (also on resume): a schedule that needs the run's
+        length (the SOM's decay), state fit from the data (DEC's centres, a GAN's judge)."""
+
+    def configure_optimizers(
+        self, model: nn.Module, build: Callable[[Any], torch.optim.Optimizer]
+    ) -> list[torch.optim.Optimizer]:
+        """``build(params)`` makes the configured optimizer; most tasks need just one. The
+        model's ``param_groups()`` give pretrained layers their own learning rates."""
+        return [build(model.param_groups())]
+
+    def loss(self, output: Any, target: Any) -> torch.Tensor:
+        raise NotImplementedError(f"task `{self.name}` defines no loss")
+
+    def training_step(self, model: nn.Module, batch: Batch) -> torch.Tensor | float:
+        """The loss of one batch (automatic optimization), or, for a task that steps its own
+        ``self.optimizers``, the loss it reports after stepping them."""
+        x, y = batch
+        return self.loss(model(x), y)
+
+    def distillation_loss(
+        self, student: torch.Tensor, teacher: torch.Tensor, temperature: float
+    ) -> torch.Tensor:
+        """How far a student's outputs are from its teacher's (tasks tagged ``distillable``):
+        the squared error by default."""
+        import torch.nn.functional as F
+
+        return F.mse_loss(student, teacher)
+
+    # -- evaluation ---------------------------------------------------------------------
+    def metrics(self, names: set[str] | None = None):
+        """The task's metrics as a torchmetrics collection; ``names`` picks a subset."""
+        from torchmetrics import MetricCollection
+
+        chosen = {k: m for k, m in self.metric_factories().items() if names is None or k in names}
+        return MetricCollection({k: make() for k, make in chosen.items()}, compute_groups=False)
+
+    def metric_factories(self) -> dict[str, Callable[[], Any]]:
+        raise NotImplementedError(f"task `{self.name}` defines no metrics")
+
+    def evaluation_step(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, Any, Any]:
+        """Returns (loss, predictions as the metrics expect them, targets)."""
+        x, y = batch
+        output = model(x)
+        return self.loss(output, y), self.metric_input(output), self.metric_target(y)
+
+    def metric_input(self, output: Any) -> Any:
+        return output
+
+    def metric_target(self, target: Any) -> Any:
+        return target
+
+    def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Computed metric tensors → JSON-friendly numbers, lists and dicts."""
+        return {k: _plain(v) for k, v in values.items()}
+
+    def is_better(self, metric: str, new: float, best: float | None, min_delta: float) -> bool:
+        if best is None:
+            return True
+        if metric in self.lower_is_better:
+            return new < best - min_delta
+        return new > best + min_delta
+
+    def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
+        """Whole-split metrics after training, by split (clusters, thresholds chosen on valid,
+        per-user ranking); none by default."""
+        return {}
+
+    # -- outputs ------------------------------------------------------------------------
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
+        """The task's own figures in the run folder (embedding, U-matrix, ...); none by
+        default."""
+
+    def epoch_figures(self, model: nn.Module, epoch: int, folder: Path) -> None:
+        """Figures drawn after every epoch (a GAN's sample grid); none by default."""
+
+    def predict(self, model: nn.Module, x: Any) -> dict[str, torch.Tensor]:
+        """Predictions for a batch of encoded inputs, in the user's units."""
+        return self.postprocess(model(x))
+
+    def postprocess(self, output: Any) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"task `{self.name}` does not predict")
+
+    def prediction_frame(self, ids: list[Any], out: dict[str, torch.Tensor], metrics: dict):
+        """Predictions as a table, one row per input: one column per output (`prediction` for
+        a single value). Tasks with classes, thresholds or steps say more."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"input": ids})
+        for key, values in out.items():
+            frame["prediction" if key == "value" else key] = values.numpy()
+        return frame
+
+    def codes(self, model: nn.Module, x: Any) -> torch.Tensor:
+        """The learned code of each input (tasks tagged ``embeds``)."""
+        raise NotImplementedError(f"task `{self.name}` does not embed")
+
+
+def _plain(value: torch.Tensor) -> Any:
+    value = value.detach().cpu()
+    return value.item() if value.numel() == 1 and value.dim() == 0 else value.tolist()
+
+
+TASKS: Registry[type[Task]] = Registry("task", ConfigError, plugins="deepworks.tasks")
+
+
+def register_task(name: str):
+    """Register a Task class under ``name`` (its first doc line is its help)."""
+
+    def decorator(cls: type[Task]) -> type[Task]:
+        unknown = set(cls.tags) - set(TAGS)
+        if unknown:
+            raise ValueError(f"task `{name}` declares unknown tags {sorted(unknown)}")
+        cls.name = name
+        return TASKS.register(name, help=(cls.__doc__ or "").strip())(cls)
+
+    return decorator
+
+
+def get_task(schema: Schema) -> Task:
+    return TASKS.get(schema.task)(schema)
+
+
+def has_tag(task: str, tag: str) -> bool:
+    """Whether the registered task ``task`` declares ``tag``."""
+    return tag in TASKS.get(task).tags
+
+
+def tagged(tag: str) -> str:
+    """The registered tasks that declare ``tag``, for messages ("classification and
+    regression")."""
+    names = [e.name for e in TASKS if tag in e.obj.tags]
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
