@@ -32,7 +32,7 @@ def measure(n: int, how: str) -> dict:
 
     from deepworks.core.schema import Schema
     from deepworks.data.datasets import TensorData
-    from deepworks.evaluate.evaluator import evaluate
+    from deepworks.metrics.evaluator import evaluate
     from deepworks.models import build_model
     from deepworks.tasks import get_task
     from deepworks.train.trainer import make_loader

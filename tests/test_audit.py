@@ -5,8 +5,8 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
 import deepworks
+from deepworks.analyses.audit import audit
 from deepworks.config import DataConfig
-from deepworks.data.audit import audit
 from deepworks.tasks import load_data
 
 
@@ -73,7 +73,7 @@ def test_imbalance_empty_cells_and_constant_columns(tmp_path):
 
 
 def test_a_rising_validation_loss_is_called_overfitting():
-    from deepworks.data.audit import training_findings
+    from deepworks.analyses.audit import training_findings
 
     def history(valid):
         train = [1.0 - 0.1 * i for i in range(len(valid))]

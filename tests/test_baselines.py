@@ -8,9 +8,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
 import deepworks
+from deepworks.analyses.leaderboard import fitting
 from deepworks.config import DataConfig
 from deepworks.core.errors import ConfigError
-from deepworks.evaluate.baselines import fitting
 from deepworks.tasks import load_data
 from tests.conftest import assert_user_error, tiny_config
 
@@ -118,8 +118,8 @@ def test_ets_rolls_over_the_same_origins_as_the_model(tmp_path):
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
     from deepworks.config import DataConfig
-    from deepworks.evaluate.forecasters import ets_forecasts
     from deepworks.tasks import load_data
+    from deepworks.tasks.ets import ets_forecasts
 
     cfg = DataConfig(dataset="co2", series={"window": 24, "horizon": 6})
     bundle = load_data(cfg, "forecast")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import deepworks
-from deepworks.evaluate import calibration as cal
+from deepworks.metrics import calibration as cal
 from tests.conftest import tiny_config
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from deepworks.core.schema import Schema
 from deepworks.data.datasets import TensorData
-from deepworks.evaluate.evaluator import evaluate
+from deepworks.metrics.evaluator import evaluate
 from deepworks.tasks import get_task
 from deepworks.train.trainer import make_loader
 
@@ -71,7 +71,7 @@ def test_histogram_roc_auc_keeps_torchmetrics_state_exactly(classes):
     """Our update of the binned ROC AUC: the very state (and value) torchmetrics computes."""
     from torchmetrics.classification import MulticlassAUROC
 
-    from deepworks.evaluate.roc import HistogramAUROC
+    from deepworks.metrics.roc import HistogramAUROC
 
     torch.manual_seed(classes)
     theirs = MulticlassAUROC(classes, average="macro", thresholds=200)

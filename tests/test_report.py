@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import deepworks
-from deepworks.evaluate.slices import groups_of
+from deepworks.analyses.slices import groups_of
 from tests.conftest import assert_user_error, tiny_config
 
 SECTIONS = [

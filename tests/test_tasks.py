@@ -11,7 +11,7 @@ from deepworks.core.model import Model
 from deepworks.core.schema import Schema
 from deepworks.core.task import Task
 from deepworks.data.datasets import Data, TensorData
-from deepworks.evaluate.evaluator import evaluate
+from deepworks.metrics.evaluator import evaluate
 from deepworks.train.trainer import Trainer, make_loader
 
 SCHEMA = Schema("table", "regression", (2,), "y", target_scale=(0.0, 1.0))

@@ -6,7 +6,7 @@ import torch
 
 from deepworks.catalog import load_config
 from deepworks.core.errors import TrainingError
-from deepworks.evaluate.evaluator import evaluate
+from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
 from deepworks.tasks import get_task, load_data
 from deepworks.train.checkpoint import write_json

@@ -12,19 +12,14 @@ from typing import Any
 
 import torch
 
+from deepworks.analyses import Context, enabled_analyses
 from deepworks.catalog import load_config
 from deepworks.config import ExperimentConfig
 from deepworks.core.errors import DeepworksError, RunError
 from deepworks.data import DataBundle
-from deepworks.data.audit import audit, training_findings
 from deepworks.data.augment import augmented
 from deepworks.deploy.distill import distilled, load_teacher, teacher_row
-from deepworks.evaluate import plots
-from deepworks.evaluate.baselines import fitting, leaderboard
-from deepworks.evaluate.cross_validation import check_task, cross_validate
-from deepworks.evaluate.evaluator import evaluate, scalars
-from deepworks.evaluate.slices import check_column, slice_findings, slice_metrics
-from deepworks.explain.explainer import explain_examples
+from deepworks.metrics.evaluator import evaluate, scalars
 from deepworks.models import build_model
 from deepworks.report import write_report
 from deepworks.runs.folder import RunFolder
@@ -142,28 +137,22 @@ def _failing_cleanly(folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundl
 def _train_and_evaluate(
     folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundle, resume: bool, progress: bool
 ):
+    """Load, fit, run the analyses, write the folder."""
     from deepworks.predict import load
 
     seed_everything(cfg.seed)
     schema = bundle.schema
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
-    fitting(schema.task, schema.modality, cfg.evaluate.baselines)  # a bad name fails now
-    if cfg.evaluate.cv:  # a task it cannot serve fails now, not after training
-        check_task(schema.task)
-    check_column(bundle, cfg.evaluate.slices)
-    if distributed.is_main():  # the other ranks stop after training
-        report = audit(bundle)
-        write_json(folder.path / "audit.json", report)
-    model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     task = get_task(schema)
-    teacher = None
+    ctx = Context(cfg, bundle, task, folder.path, main=distributed.is_main())
+    analyses = enabled_analyses(cfg)
+    for analysis in analyses:  # what can fail before training fails now
+        analysis.check(ctx)
+    model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
     if cfg.distill:  # the student also learns the teacher's outputs
         teacher = load_teacher(cfg.distill.teacher, schema)
-        task = distilled(task, teacher.model, cfg.distill.temperature, cfg.distill.alpha)
-    callbacks: list[Callback] = [
-        _LogEpochs(folder),
-        _EpochFigures(task, model, folder.path / "samples"),
-    ]
+        task = ctx.task = distilled(task, teacher.model, cfg.distill.temperature, cfg.distill.alpha)
+        ctx.teacher_row = teacher_row(teacher, task.main_metric)
     trainer = Trainer(
         cfg.train,
         cfg.seed,
@@ -171,7 +160,7 @@ def _train_and_evaluate(
         eval_batch_size=cfg.data.eval_batch_size,
         num_workers=cfg.data.num_workers,
         checkpoint_dir=folder.checkpoints,
-        callbacks=callbacks,
+        callbacks=[_LogEpochs(folder), _EpochFigures(task, model, folder.path / "samples")],
         progress=progress,
     )
     state = trainer.fit(model, task, train, bundle.valid, resume=resume)
@@ -183,58 +172,23 @@ def _train_and_evaluate(
         folder.update_info(processes=processes, parameter_spread=trainer.parameter_spread)
     save_weights(folder.weights, model)
 
+    task.target_precision = cfg.evaluate.target_precision
     metrics = {
         split: evaluate(model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device)
         for split, data in (("valid", bundle.valid), ("test", bundle.test))
     }
-    task.target_precision = cfg.evaluate.target_precision
     for split, values in task.final_metrics(model, bundle, cfg.seed).items():
         metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
-    task.plots(model, bundle, folder.path, metrics)  # its own figures (embedding, U-matrix)
-    if cfg.evaluate.explain and "explainable" in task.tags:
-        explain_examples(
-            model, schema, bundle.test, cfg.evaluate.explain, folder.path / "explanations"
-        )
+    task.plots(model, bundle, folder.path, metrics)  # its own figures (confusion, embedding)
     write_json(folder.metrics_json, metrics)
-    board = leaderboard(
-        task,
-        model,
-        cfg.model.name,
-        bundle,
-        metrics,
-        state.history,
-        cfg.evaluate.baselines,
-        cfg.seed,
-        teacher=teacher_row(teacher, task.main_metric) if teacher else None,
-    )
-    write_json(folder.path / "leaderboard.json", board)
-    es = cfg.train.early_stopping
-    kept = state.best_epoch if es and es.restore_best else None
-    report["findings"] += training_findings(state.history, kept)
-    if cfg.evaluate.slices:
-        slices = slice_metrics(task, model, bundle, cfg.evaluate.slices, trainer.device)
-        write_json(folder.path / "slices.json", slices)
-        report["findings"] += slice_findings(slices)
-        plots.bars(
-            {g["group"]: {slices["metric"]: g[slices["metric"]]} for g in slices["groups"]},
-            folder.path / "slices.png",
-            f"test {slices['metric']} by {slices['column']}",
-        )
-    write_json(folder.path / "audit.json", report)
-    if cfg.evaluate.cv:
-        write_json(folder.path / "cv.json", cross_validate(cfg, bundle, cfg.evaluate.cv))
+    ctx.model, ctx.device, ctx.metrics = model, trainer.device, metrics
+    ctx.history, ctx.state = state.history, state
+    for analysis in analyses:
+        analysis.run(ctx)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
         raise RunError(
             f"evaluate.main_metric `{main}` is not one of {sorted(scalars(metrics['test']))}"
-        )
-    plots.learning_curves(state.history, folder.path / "learning_curves.png", task.main_metric)
-    if "confusion_matrix" in metrics["test"]:
-        plots.confusion_matrix(
-            metrics["test"]["confusion_matrix"],
-            schema.classes or [],
-            folder.path / "confusion_matrix.png",
-            "test confusion matrix",
         )
     folder.update_info(
         status="completed",

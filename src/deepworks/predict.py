@@ -24,7 +24,7 @@ from deepworks.data.ratings import RatingsEncoder
 from deepworks.data.series import SeriesEncoder, SeriesSetEncoder
 from deepworks.data.sources import IMAGE_SUFFIXES, read_table
 from deepworks.data.text import TextEncoder, check_texts, chunk_texts
-from deepworks.evaluate.evaluator import evaluate
+from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
 from deepworks.runs.folder import RunFolder
 from deepworks.tasks import Task, get_task

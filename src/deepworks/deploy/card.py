@@ -27,7 +27,7 @@ from deepworks.deploy.export import (
     needs_beyond_forward,
     refuse,
 )
-from deepworks.evaluate.evaluator import evaluate, scalars
+from deepworks.metrics.evaluator import evaluate, scalars
 from deepworks.runtime import machine
 from deepworks.train.checkpoint import write_json
 from deepworks.train.trainer import make_loader

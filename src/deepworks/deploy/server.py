@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deepworks.core.errors import DataError, DeepworksError
-from deepworks.evaluate.evaluator import scalars
+from deepworks.metrics.evaluator import scalars
 
 TOKEN_ENV = "DEEPWORKS_TOKEN"
 BATCHED = ("table", "text", "image", "audio", "ratings")  # inputs independent of each other

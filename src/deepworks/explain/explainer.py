@@ -160,24 +160,3 @@ def example_indices(labels: torch.Tensor | None, n: int, length: int) -> list[in
     chosen = sorted(firsts.values())[:n]
     rest = [i for i in range(length) if i not in set(chosen)]
     return sorted(chosen + rest[: n - len(chosen)])
-
-
-def explain_examples(model: nn.Module, schema: Schema, data: Any, n: int, folder) -> list:
-    """Explain ``n`` examples of a split (the run's sample explanations) into ``folder``."""
-    from deepworks.explain.attributions import available
-    from deepworks.explain.render import WRITERS
-
-    index = example_indices(getattr(data, "y", None), n, len(data))
-    x, _ = data.__getitems__(index)
-    writer = WRITERS.get(schema.modality)(folder, schema)
-    parts = explain_batches(
-        model,
-        schema,
-        [f"test-{i}" for i in index],
-        x.split(16),
-        available(model, schema.modality),
-        attention="attention" in model.tags,
-    )
-    for part in parts:
-        writer.add(part)
-    return writer.close()

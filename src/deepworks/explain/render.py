@@ -17,8 +17,8 @@ import numpy as np
 
 from deepworks.core.registry import Registry
 from deepworks.core.schema import Schema
-from deepworks.evaluate.plots import plt, save
 from deepworks.explain.explainer import Explanation
+from deepworks.plots import plt, save
 
 WRITERS: Registry[type] = Registry("explanation writer")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from deepworks.evaluate.evaluator import scalars
+from deepworks.metrics.evaluator import scalars
 from deepworks.runs.folder import RunFolder
 
 # Figures with a section of their own; any other PNG in the run folder goes under "more".

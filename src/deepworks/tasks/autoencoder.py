@@ -102,7 +102,7 @@ class Autoencoder(Task):
         return out
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
-        from deepworks.evaluate import plots
+        from deepworks import plots
 
         codes = self.codes(model, bundle.test.x).numpy()
         classes = self.schema.classes

@@ -96,7 +96,7 @@ class Forecast(Task):
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
         """Exponential smoothing (statsmodels) over the same forecast origins: `ets_<metric>`."""
-        from deepworks.evaluate.forecasters import ets_forecasts
+        from deepworks.tasks.ets import ets_forecasts
 
         if getattr(bundle, "span", None) is None:
             return {}
@@ -121,7 +121,7 @@ class Forecast(Task):
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         """forecast.png: model and seasonal-naive forecasts over the test span vs actual."""
-        from deepworks.evaluate import plots
+        from deepworks import plots
 
         x, y = bundle.test.x, bundle.test.y
         with torch.inference_mode():

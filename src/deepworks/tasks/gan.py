@@ -164,7 +164,7 @@ class Adversarial(Task):
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         """The final sample grid, and the judge's view of a larger set of samples."""
-        from deepworks.evaluate import plots
+        from deepworks import plots
 
         grids = sorted((folder / "samples").glob("epoch_*.png"))
         if grids:

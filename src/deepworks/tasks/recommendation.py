@@ -109,7 +109,7 @@ class Recommendation(Task):
         return model.score_items(users)
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
-        from deepworks.evaluate import plots
+        from deepworks import plots
 
         test = metrics["test"]
         plots.bars(

@@ -105,7 +105,7 @@ class SelfOrganizing(Task):
         return out
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
-        from deepworks.evaluate import plots
+        from deepworks import plots
 
         hits = np.bincount(model.bmu(bundle.train.x).numpy(), minlength=len(model.grid))
         plots.som_maps(

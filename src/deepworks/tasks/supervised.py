@@ -18,7 +18,7 @@ from torchmetrics.classification import (
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from deepworks.core.task import Task, register_task
-from deepworks.evaluate.roc import HistogramAUROC
+from deepworks.metrics.roc import HistogramAUROC
 
 # ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
 # examples stream through (torchmetrics' exact mode would keep every score).
@@ -113,7 +113,7 @@ class Classification(Task):
     def final_metrics(self, model: torch.nn.Module, bundle: Any, seed: int = 0) -> dict:
         """Calibration (ECE before and after temperature scaling, T fit on valid) and selective
         prediction (the confidence threshold for `target_precision`, chosen on valid)."""
-        from deepworks.evaluate import calibration as cal
+        from deepworks.metrics import calibration as cal
 
         split = {name: self.logits(model, getattr(bundle, name)) for name in ("valid", "test")}
         temperature = cal.fit_temperature(*split["valid"])
@@ -140,7 +140,7 @@ class Classification(Task):
         return out
 
     def plots(self, model: torch.nn.Module, bundle: Any, folder, metrics: dict) -> None:
-        from deepworks.evaluate import plots
+        from deepworks import plots
 
         logits, y = self.logits(model, bundle.test)
         temperature = metrics["valid"]["temperature"]
@@ -149,6 +149,12 @@ class Classification(Task):
         )
         proba = (logits / temperature).softmax(-1).numpy()
         plots.roc_pr(proba, y.numpy(), self.schema.classes or [], folder / "roc_pr.png")
+        plots.confusion_matrix(
+            metrics["test"]["confusion_matrix"],
+            self.schema.classes or [],
+            folder / "confusion_matrix.png",
+            "test confusion matrix",
+        )
 
 
 @register_task("regression")

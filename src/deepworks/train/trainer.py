@@ -23,7 +23,7 @@ from deepworks.core.batch import Batch
 from deepworks.core.errors import ConfigError, RunError, TrainingError, did_you_mean
 from deepworks.core.task import Task
 from deepworks.data.datasets import EpochSampler, collate_batch
-from deepworks.evaluate.evaluator import evaluate, scalars
+from deepworks.metrics.evaluator import evaluate, scalars
 from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, save_checkpoint, write_json
 from deepworks.train.distributed import ShardedBatchSampler

@@ -14,10 +14,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.errors import ConfigError, did_you_mean
 from deepworks.core.task import Task
 from deepworks.data.datasets import TensorData
-from deepworks.evaluate.evaluator import evaluate
+from deepworks.metrics.evaluator import evaluate
+from deepworks.train.checkpoint import write_json
 from deepworks.train.trainer import make_loader
 
 # Metrics shown per group, by task (others: the task's main metric).
@@ -100,3 +102,28 @@ def slice_findings(report: dict[str, Any]) -> list[dict[str, str]]:
             f"{high[metric]:.3f} for {high['group']} ({high['rows']} rows)",
         }
     ]
+
+
+@register_analysis("slices", order=40)
+class Slices(Analysis):
+    """The test split scored per group of `evaluate.slices`: slices.json, slices.png and the
+    audit's gap warning."""
+
+    def enabled(self, cfg: Any) -> bool:
+        return cfg.evaluate.slices is not None
+
+    def check(self, ctx: Context) -> None:
+        check_column(ctx.bundle, ctx.cfg.evaluate.slices)
+
+    def run(self, ctx: Context) -> None:
+        from deepworks import plots
+
+        slices = slice_metrics(ctx.task, ctx.model, ctx.bundle, ctx.cfg.evaluate.slices, ctx.device)
+        write_json(ctx.folder / "slices.json", slices)
+        ctx.findings += slice_findings(slices)
+        metric = slices["metric"]
+        plots.bars(
+            {g["group"]: {metric: g[metric]} for g in slices["groups"]},
+            ctx.folder / "slices.png",
+            f"test {metric} by {slices['column']}",
+        )

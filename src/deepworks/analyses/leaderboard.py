@@ -18,10 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.errors import ConfigError
 from deepworks.core.registry import Registry
 from deepworks.core.task import Task
 from deepworks.data.datasets import first_rows
+from deepworks.train.checkpoint import write_json
 
 # Baselines train on at most this many examples (a stratified-enough random sample beyond).
 MAX_TRAIN = 20_000
@@ -213,3 +215,25 @@ def _score(task: Task, estimator: Any, x: np.ndarray, y: np.ndarray, main: str) 
     metric = task.metrics({main})
     metric.update(preds, torch.as_tensor(y))
     return float(metric.compute()[main])
+
+
+@register_analysis("leaderboard", order=20)
+class Leaderboard(Analysis):
+    """The deep model beside traditional baselines fit on the same split: leaderboard.json."""
+
+    def check(self, ctx: Context) -> None:  # a baseline name that does not fit fails now
+        fitting(ctx.bundle.schema.task, ctx.bundle.schema.modality, ctx.cfg.evaluate.baselines)
+
+    def run(self, ctx: Context) -> None:
+        board = leaderboard(
+            ctx.task,
+            ctx.model,
+            ctx.cfg.model.name,
+            ctx.bundle,
+            ctx.metrics,
+            ctx.history,
+            ctx.cfg.evaluate.baselines,
+            ctx.cfg.seed,
+            teacher=ctx.teacher_row,
+        )
+        write_json(ctx.folder / "leaderboard.json", board)

@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.data.datasets import first_rows
+from deepworks.train.checkpoint import write_json
 
 # The audit reads at most this many examples per split.
 MAX_ROWS = 50_000
@@ -130,3 +132,20 @@ def training_findings(history: list[dict[str, Any]], kept_epoch: int | None) -> 
             }
         ]
     return []
+
+
+@register_analysis("audit", order=90)  # last: it gathers what the others found
+class Audit(Analysis):
+    """The data audit before training (audit.json), and after it what the learning curves and
+    the other analyses found."""
+
+    def check(self, ctx: Context) -> None:
+        if ctx.main:  # the other ranks only train
+            self.report = audit(ctx.bundle)
+            write_json(ctx.folder / "audit.json", self.report)
+
+    def run(self, ctx: Context) -> None:
+        es = ctx.cfg.train.early_stopping
+        kept = ctx.state.best_epoch if es and es.restore_best else None
+        self.report["findings"] += training_findings(ctx.history, kept) + ctx.findings
+        write_json(ctx.folder / "audit.json", self.report)

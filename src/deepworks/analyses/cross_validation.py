@@ -13,14 +13,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.errors import ConfigError
 from deepworks.core.task import has_tag, tagged
 from deepworks.data.augment import augmented
 from deepworks.data.datasets import TensorData, first_rows
-from deepworks.evaluate.evaluator import evaluate
+from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
 from deepworks.runtime import seed_everything
 from deepworks.tasks import get_task
+from deepworks.train.checkpoint import write_json
 from deepworks.train.trainer import Trainer, make_loader
 
 
@@ -63,3 +65,17 @@ def cross_validate(cfg: Any, bundle: Any, k: int) -> dict[str, Any]:
         "mean": float(np.mean(scores)),
         "std": float(np.std(scores)),
     }
+
+
+@register_analysis("cross-validation", order=50)
+class CrossValidation(Analysis):
+    """k-fold cross-validation on train + valid (`evaluate.cv`): cv.json."""
+
+    def enabled(self, cfg: Any) -> bool:
+        return bool(cfg.evaluate.cv)
+
+    def check(self, ctx: Context) -> None:  # a task it cannot serve fails before training
+        check_task(ctx.bundle.schema.task)
+
+    def run(self, ctx: Context) -> None:
+        write_json(ctx.folder / "cv.json", cross_validate(ctx.cfg, ctx.bundle, ctx.cfg.evaluate.cv))

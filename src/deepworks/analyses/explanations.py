@@ -1,0 +1,37 @@
+"""Sample explanations in every run: the first test example of each class in turn, explained
+into explanations/ (and the report), for tasks tagged ``explainable``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepworks.analyses.base import Analysis, Context, register_analysis
+from deepworks.explain import WRITERS, available, explain_batches
+from deepworks.explain.explainer import example_indices
+
+
+@register_analysis("explanations", order=10)
+class Explanations(Analysis):
+    """`evaluate.explain` test examples explained with every method that fits the model."""
+
+    def enabled(self, cfg: Any) -> bool:
+        return cfg.evaluate.explain > 0
+
+    def run(self, ctx: Context) -> None:
+        if "explainable" not in ctx.task.tags:
+            return
+        model, schema, data = ctx.model, ctx.bundle.schema, ctx.bundle.test
+        index = example_indices(getattr(data, "y", None), ctx.cfg.evaluate.explain, len(data))
+        x, _ = data.__getitems__(index)
+        writer = WRITERS.get(schema.modality)(ctx.folder / "explanations", schema)
+        parts = explain_batches(
+            model,
+            schema,
+            [f"test-{i}" for i in index],
+            x.split(16),
+            available(model, schema.modality),
+            attention="attention" in model.tags,
+        )
+        for part in parts:
+            writer.add(part)
+        writer.close()

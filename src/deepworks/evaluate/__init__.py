@@ -1,1 +1,0 @@
-"""Evaluation: streaming metrics, plots."""
