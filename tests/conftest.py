@@ -9,6 +9,8 @@ import torch
 from deepworks.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+# A plug-in package the plug-in test installs into a temporary folder: never imported here.
+collect_ignore = ["plugin_demo"]
 EXAMPLES = ROOT / "examples"
 
 # Two test workers share two cores: one thread each avoids oversubscription.

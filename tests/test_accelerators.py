@@ -66,7 +66,24 @@ def test_compiled_training_matches_eager():
 
 
 def test_devices_resolve_or_explain():
-    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    # `auto` takes the accelerator that is there, on this machine whatever it has
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    assert resolve_device("auto").type == ("cuda" if cuda else "mps" if mps else "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(TrainingError, match="no CUDA device"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert resolve_device("auto") == torch.device(expected)
+    if not cuda:  # asking for CUDA where there is none is a clear error, not a crash later
+        with pytest.raises(TrainingError, match="no CUDA device"):
+            resolve_device("cuda")
+    else:
+        assert resolve_device("cuda") == torch.device("cuda")

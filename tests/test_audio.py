@@ -12,8 +12,9 @@ import deepworks
 from deepworks.config import AugmentConfig
 from deepworks.core.errors import DataError
 from deepworks.core.schema import Schema
-from deepworks.data.audio import AudioData, AudioEncoder, SpokenDigits, read_wav, voices
 from deepworks.data.augment import augmented
+from deepworks.modalities.audio.encoder import AudioData, AudioEncoder, read_wav
+from deepworks.modalities.audio.spoken_digits import SpokenDigits, voices
 from tests.conftest import assert_user_error
 
 needs_tts = pytest.mark.skipif(

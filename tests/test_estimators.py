@@ -7,6 +7,7 @@ from sklearn.datasets import load_diabetes, load_digits, load_iris
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deepworks import DeepClassifier, DeepRegressor
 from deepworks.core.errors import DataError
@@ -55,3 +56,13 @@ def test_wrong_feature_count_is_a_clear_error():
     clf = DeepClassifier(epochs=1).fit(X, y)
     with pytest.raises(DataError, match="fit on 4 features"):
         clf.predict(X[:, :3])
+
+
+@parametrize_with_checks(
+    [DeepClassifier(epochs=5, lr=0.01), DeepRegressor(epochs=5, lr=0.01)],
+    expected_failed_checks=lambda estimator: {},
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    """scikit-learn's own estimator contract: fit/predict shapes, input validation (NaN, inf,
+    wrong widths, 1-D X, string y), cloning, pickling, n_features_in_, ..."""
+    check(estimator)

@@ -9,7 +9,7 @@ import yaml
 import deepworks
 from deepworks.config import DataConfig, TokenizerConfig
 from deepworks.core.errors import DataError, ModelError
-from deepworks.data.text import TextEncoder
+from deepworks.modalities.text.encoder import TextEncoder
 from deepworks.models import build_model
 from deepworks.tasks import load_data
 from tests.conftest import assert_user_error
@@ -203,7 +203,7 @@ def wordpiece_file(tmp_path):
 
 
 def test_a_pretrained_tokenizer_from_a_file(wordpiece_file, tmp_path):
-    from deepworks.data.text import TextEncoder
+    from deepworks.modalities.text.encoder import TextEncoder
 
     cfg = TokenizerConfig(level="pretrained", pretrained=str(wordpiece_file), max_length=12)
     enc = TextEncoder.fit([], cfg, "review")

@@ -15,6 +15,7 @@ from deepworks.core.registry import Registry
 
 
 def registry(kind: str) -> Registry:
+    import deepworks.modalities  # noqa: F401  (registers the built-in datasets)
     from deepworks.data import DATASETS
     from deepworks.models import MODELS
     from deepworks.tasks import TASKS

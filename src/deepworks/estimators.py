@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from deepworks.config import OptimizerConfig, TrainConfig
 from deepworks.core.errors import DataError
 from deepworks.core.schema import Schema
 from deepworks.data.datasets import TensorData
-from deepworks.data.encoders import ImageEncoder, TableEncoder
+from deepworks.modalities.image.encoder import ImageEncoder
+from deepworks.modalities.table.encoder import TableEncoder
 from deepworks.models import build_model
 from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task
@@ -53,12 +55,25 @@ class _DeepEstimator(BaseEstimator):
         self.threads = threads
         self.verbose = verbose
 
-    def _encode_x(self, X: Any, fit: bool) -> torch.Tensor:
-        x = np.asarray(X, dtype=np.float32)
+    def _encode_x(self, X: Any, fit: bool, y: Any = None) -> tuple[torch.Tensor, Any]:
+        """X (and y when fitting) checked as scikit-learn checks them (2-D tables or 4-D
+        images, finite, dense, at least one sample), then encoded as deepworks encodes."""
+        checks: dict[str, Any] = {"dtype": np.float32, "allow_nd": True, "accept_sparse": False}
+        if fit:
+            numeric = self._task == "regression"
+            x, y = validate_data(self, X, y, y_numeric=numeric, **checks)
+        else:
+            check_is_fitted(self, "model_")
+            width = check_array(X, **checks).shape[1]
+            if width != self.n_features_in_:
+                raise DataError(
+                    f"X has {width} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (it was fit on "
+                    f"{self.n_features_in_} features)"
+                )
+            x = validate_data(self, X, reset=False, **checks)
         if x.ndim not in (2, 4):
             raise DataError(f"X must be 2-D (rows × features) or 4-D images, got shape {x.shape}")
-        if not np.isfinite(x).all() and x.ndim == 4:
-            raise DataError("X holds NaN or infinite pixel values")
         if fit:
             if x.ndim == 2:
                 columns = [f"x{i}" for i in range(x.shape[1])]
@@ -66,20 +81,14 @@ class _DeepEstimator(BaseEstimator):
             else:
                 self.encoder_ = ImageEncoder(size=x.shape[2:], channels=x.shape[1])
                 self.encoder_.fit_stats(torch.from_numpy(x))
-            self.n_features_in_ = x.shape[1]
         if isinstance(self.encoder_, TableEncoder):
-            if x.ndim != 2 or x.shape[1] != len(self.encoder_.columns):
-                raise DataError(
-                    f"X has shape {x.shape}; this estimator was fit on "
-                    f"{len(self.encoder_.columns)} features"
-                )
-            return self.encoder_.transform(pd.DataFrame(x, columns=self.encoder_.columns), "X")
-        return self.encoder_.normalize(torch.from_numpy(x))
+            frame = pd.DataFrame(x, columns=self.encoder_.columns)
+            return self.encoder_.transform(frame, "X"), y
+        return self.encoder_.normalize(torch.from_numpy(x)), y
 
-    def _fit(self, X: Any, y: torch.Tensor, schema_kw: dict[str, Any]) -> _DeepEstimator:
+    def _fit(self, x: torch.Tensor, y: torch.Tensor, schema_kw: dict[str, Any]) -> _DeepEstimator:
         set_threads(self.threads)
         seed_everything(self.random_state)
-        x = self._encode_x(X, fit=True)
         modality = "table" if x.dim() == 2 else "image"
         self.schema_ = Schema(
             modality=modality,
@@ -104,8 +113,7 @@ class _DeepEstimator(BaseEstimator):
 
     @torch.inference_mode()
     def _outputs(self, X: Any) -> dict[str, torch.Tensor]:
-        check_is_fitted(self, "model_")
-        x = self._encode_x(X, fit=False)
+        x, _ = self._encode_x(X, fit=False)
         task = get_task(self.schema_)
         parts = [task.predict(self.model_, chunk) for chunk in x.split(1024)]
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
@@ -124,17 +132,20 @@ class DeepClassifier(ClassifierMixin, _DeepEstimator):
     _task = "classification"
 
     def fit(self, X: Any, y: Any) -> DeepClassifier:
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        x, y = self._encode_x(X, fit=True, y=y)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise DataError("y has a single class; a classifier needs at least 2")
+            raise DataError("y has one class only; a classifier needs at least 2 classes")
         classes = [str(c) for c in self.classes_]
-        return self._fit(X, torch.as_tensor(codes, dtype=torch.long), {"classes": classes})
+        return self._fit(x, torch.as_tensor(codes, dtype=torch.long), {"classes": classes})
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self._outputs(X)["proba"].numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self._outputs(X)["label"].numpy()]
+        labels = self._outputs(X)["label"].numpy()
+        return self.classes_[labels]
 
 
 class DeepRegressor(RegressorMixin, _DeepEstimator):
@@ -143,9 +154,10 @@ class DeepRegressor(RegressorMixin, _DeepEstimator):
     _task = "regression"
 
     def fit(self, X: Any, y: Any) -> DeepRegressor:
+        x, y = self._encode_x(X, fit=True, y=y)
         target = torch.as_tensor(np.asarray(y, dtype=np.float32))
         scale = (float(target.mean()), float(target.std(unbiased=False)) or 1.0)
-        return self._fit(X, target, {"target_scale": scale})
+        return self._fit(x, target, {"target_scale": scale})
 
     def predict(self, X: Any) -> np.ndarray:
         return self._outputs(X)["value"].numpy()

@@ -16,7 +16,7 @@ import torch
 from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.errors import ConfigError
 from deepworks.core.task import has_tag, tagged
-from deepworks.data.augment import augmented
+from deepworks.data.augment import augmented, augments_tensors
 from deepworks.data.datasets import TensorData, first_rows
 from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
@@ -53,7 +53,7 @@ def cross_validate(cfg: Any, bundle: Any, k: int) -> dict[str, Any]:
         model = build_model(cfg.model.name, cfg.model.params, schema)
         trainer = Trainer(cfg.train, cfg.seed + i, batch_size=cfg.data.batch_size, progress=False)
         data = TensorData(x[train], y[train])
-        if schema.modality != "audio":  # audio augments waveforms, which are not pooled here
+        if augments_tensors(schema):  # not raw data (waveforms), which are not pooled here
             data = augmented(data, cfg.data.augment, schema, cfg.seed + i)
         trainer.fit(model, task, data, None)
         loader = make_loader(TensorData(x[held_out], y[held_out]), cfg.data.eval_batch_size)

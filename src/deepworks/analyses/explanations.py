@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
+from deepworks.data.encoders import inputs_of
 from deepworks.explain import WRITERS, available, explain_batches
 from deepworks.explain.explainer import example_indices
 
@@ -23,13 +24,13 @@ class Explanations(Analysis):
         model, schema, data = ctx.model, ctx.bundle.schema, ctx.bundle.test
         index = example_indices(getattr(data, "y", None), ctx.cfg.evaluate.explain, len(data))
         x, _ = data.__getitems__(index)
-        writer = WRITERS.get(schema.modality)(ctx.folder / "explanations", schema)
+        writer = WRITERS.get(inputs_of(schema.encoder))(ctx.folder / "explanations", schema)
         parts = explain_batches(
             model,
             schema,
             [f"test-{i}" for i in index],
             x.split(16),
-            available(model, schema.modality),
+            available(model, inputs_of(schema.encoder)),
             attention="attention" in model.tags,
         )
         for part in parts:

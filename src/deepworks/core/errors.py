@@ -21,8 +21,9 @@ class ConfigError(DeepworksError):
     """The experiment configuration is invalid."""
 
 
-class DataError(DeepworksError):
-    """A data file or table cannot be used as given."""
+class DataError(DeepworksError, ValueError):
+    """A data file or table cannot be used as given (a ValueError too, as scikit-learn's
+    estimator contract expects of bad input)."""
 
 
 class ModelError(DeepworksError):

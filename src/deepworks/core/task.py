@@ -56,6 +56,8 @@ class Task:
     # The data is built as for this other task ("auto": the dataset's natural one), then
     # handed to `adapt_data`; None: as for this task itself.
     reads_data_as: ClassVar[str | None] = None
+    # What data the task needs, said when it is given data it cannot learn from.
+    data_hint: ClassVar[str] = ""
 
     @classmethod
     def adapt_data(cls, bundle: Any, cfg: Any) -> Any:

@@ -8,12 +8,9 @@ collation would otherwise dominate the step time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset, Sampler
-
-from deepworks.data.encoders import ImageEncoder
 
 
 class Data(Dataset):
@@ -43,23 +40,6 @@ class TensorData(Data):
     def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.as_tensor(indices)
         return self.x[idx], self.y[idx]
-
-
-class ImageFileData(Data):
-    """Images decoded lazily from disk, resized and normalized by an ``ImageEncoder``."""
-
-    def __init__(self, paths: Sequence[Path], y: torch.Tensor, encoder: ImageEncoder) -> None:
-        self.paths, self.y, self.encoder = list(paths), y, encoder
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encoder.encode_file(self.paths[i]), self.y[i]
-
-    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        xs = [self.encoder.encode_file(self.paths[i]) for i in indices]
-        return torch.stack(xs), self.y[torch.as_tensor(indices)]
 
 
 def first_rows(data: Dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,11 +12,9 @@ batch that fails is retried request by request, so one bad request never fails i
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
 import secrets
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from deepworks.core.encoder import RequestFormat
 from deepworks.core.errors import DataError, DeepworksError
 from deepworks.metrics.evaluator import scalars
 
 TOKEN_ENV = "DEEPWORKS_TOKEN"
-BATCHED = ("table", "text", "image", "audio", "ratings")  # inputs independent of each other
 
 
 @dataclass
@@ -119,7 +116,7 @@ def create_app(
     max_rows: int = 1024,
 ):
     modality = run.schema.modality
-    batcher = Batcher(lambda items: _predict(run, modality, items), max_batch, wait_ms)
+    batcher = Batcher(lambda items: _predict(run, items), max_batch, wait_ms)
     bearer = HTTPBearer(auto_error=False)
 
     async def lifespan(app):
@@ -171,7 +168,7 @@ def create_app(
                 raise HTTPException(411, "uploads need a Content-Length header")
             form = await request.form()
             uploads = [v for _, v in form.multi_items() if hasattr(v, "read")]
-            items = [_upload_item(run, modality, await u.read(), u.filename) for u in uploads]
+            items = [run.encoder.decode_upload(await u.read(), u.filename) for u in uploads]
         else:
             body = bytearray()
             async for chunk in request.stream():  # a body without a length is counted as read
@@ -182,8 +179,8 @@ def create_app(
                 payload = json.loads(body)
             except ValueError:
                 raise HTTPException(400, "the body is not valid JSON") from None
-            items = _json_items(modality, payload, many)
-            _check_columns(items, _columns(run))
+            items = _json_items(run.encoder.request, payload, many)
+            _check_columns(items, run.encoder.request_columns())
         if not items:
             raise HTTPException(422, "no inputs in the request")
         if len(items) > max_rows:
@@ -191,10 +188,10 @@ def create_app(
         return items
 
     async def answer(items: list[Any]) -> list[dict]:
-        if modality in BATCHED:
+        if not run.encoder.request.grouped:  # inputs independent of each other
             return await batcher.submit(items)
         loop = asyncio.get_running_loop()  # a series is one input made of many rows
-        return await loop.run_in_executor(batcher.pool, _predict, run, modality, items)
+        return await loop.run_in_executor(batcher.pool, _predict, run, items)
 
     json_or_upload = {
         "requestBody": {
@@ -220,38 +217,26 @@ def create_app(
     return app
 
 
-def _json_items(modality: str, payload: Any, many: bool) -> list[Any]:
+def _json_items(request: RequestFormat, payload: Any, many: bool) -> list[Any]:
     """Inputs from a JSON body, with a 422 naming the expected shape when it is not there."""
-    key = "texts" if modality == "text" else "rows"
-    if modality in ("image", "audio"):
-        raise HTTPException(415, f"{modality} inputs come as file uploads (multipart/form-data)")
+    if request.upload:
+        raise HTTPException(415, f"these inputs come as file uploads: {request.help}")
     if many:
-        values = payload.get(key) if isinstance(payload, dict) else None
+        values = payload.get(request.many) if isinstance(payload, dict) else None
         if not isinstance(values, list):
-            raise HTTPException(422, f'expected {{"{key}": [...]}}')
-    elif modality == "text":
-        if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
-            raise HTTPException(422, 'expected {"text": "..."}')
-        values = [payload["text"]]
-    elif modality == "series" and isinstance(payload, dict) and "rows" in payload:
-        values = payload["rows"]  # a forecast's input is its recent rows
+            raise HTTPException(422, f'expected {{"{request.many}": [...]}}')
+    elif request.one:
+        if not isinstance(payload, dict) or not isinstance(payload.get(request.one), request.item):
+            raise HTTPException(422, f'expected {{"{request.one}": ...}}: {request.help}')
+        values = [payload[request.one]]
+    elif request.grouped and isinstance(payload, dict) and request.many in payload:
+        values = payload[request.many]  # a forecast's input is its recent rows
     else:
         values = [payload]
-    wanted = str if modality == "text" else dict
-    if not all(isinstance(v, wanted) for v in values):
-        kind = "strings" if wanted is str else "JSON objects of column values"
+    if not all(isinstance(v, request.item) for v in values):
+        kind = "strings" if request.item is str else "JSON objects of column values"
         raise HTTPException(422, f"every input must be one of: {kind}")
     return values
-
-
-def _columns(run: Any) -> list[str]:
-    """The columns each JSON row must carry (a row is never imputed whole in a batch)."""
-    enc = run.encoder
-    if run.schema.modality == "ratings":
-        return [enc.user_column, enc.item_column]
-    if run.schema.modality in ("table", "series") and hasattr(enc, "columns"):
-        return list(enc.columns)
-    return []
 
 
 def _check_columns(items: list[Any], columns: list[str]) -> None:
@@ -270,34 +255,12 @@ def _check_columns(items: list[Any], columns: list[str]) -> None:
             )
 
 
-def _upload_item(run: Any, modality: str, data: bytes, name: str | None) -> Any:
-    if modality == "image":
-        try:
-            return run.encoder.read(io.BytesIO(data)).numpy()
-        except DataError:
-            raise DataError(f"upload {name!r}: not a readable image") from None
-    if modality == "audio":
-        with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as f:
-            f.write(data)
-        return Path(f.name)
-    raise DataError(f"{modality} inputs come as JSON, not uploads")
-
-
-def _predict(run: Any, modality: str, items: list[Any]) -> list[dict]:
+def _predict(run: Any, items: list[Any]) -> list[dict]:
     """Raw inputs → prediction records, through ``Run.predict``."""
     try:
-        if modality == "text":
-            frame = run.predict(list(items))
-        elif modality == "image":
-            frame = run.predict(np.stack(items))
-        elif modality == "audio":
-            frame = run.predict(list(items))
-        else:
-            frame = run.predict(pd.DataFrame(items))
+        frame = run.predict(run.encoder.request_inputs(items))
     finally:
-        for item in items:
-            if isinstance(item, Path):
-                item.unlink(missing_ok=True)
+        run.encoder.release(items)
     records = frame.drop(columns=["input"], errors="ignore").to_dict(orient="records")
     return [{k: _plain(v) for k, v in r.items()} for r in records]
 
@@ -307,12 +270,10 @@ def _plain(value: Any) -> Any:
 
 
 def _input_help(run: Any) -> dict[str, Any]:
-    modality = run.schema.modality
-    if modality == "text":
-        return {"json": '{"text": "..."}; batch: {"texts": [...]}'}
-    if modality in ("image", "audio"):
-        return {"upload": f"{modality} file(s), multipart/form-data"}
-    return {"json": "a JSON object of column values", "columns": _columns(run)}
+    request, columns = run.encoder.request, run.encoder.request_columns()
+    return {"upload" if request.upload else "json": request.help} | (
+        {"columns": columns} if columns else {}
+    )
 
 
 def serve(

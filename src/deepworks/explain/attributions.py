@@ -23,18 +23,18 @@ IG_STEPS = 64
 @dataclass
 class Method:
     attribute: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, ...]]
-    modalities: tuple[str, ...]
+    inputs: tuple[str, ...]  # the kinds of model input it explains (Encoder.inputs)
     needs_conv: bool = False  # Grad-CAM looks at the last convolution
 
 
 METHODS: Registry[Method] = Registry("explanation method", ConfigError)
-PIXELS = ("image", "audio")  # inputs Grad-CAM can map back onto: (C, H, W)
-FLOATS = ("image", "audio", "table", "series")  # inputs with a gradient of their own
+PIXELS = ("image", "spectrogram")  # inputs Grad-CAM can map back onto: (C, H, W)
+FLOATS = ("image", "spectrogram", "table", "series")  # inputs with a gradient of their own
 
 
-def _register(name: str, modalities: tuple[str, ...], help: str, needs_conv: bool = False):
+def _register(name: str, inputs: tuple[str, ...], help: str, needs_conv: bool = False):
     def decorator(fn):
-        METHODS.register(name, help=help)(Method(fn, modalities, needs_conv))
+        METHODS.register(name, help=help)(Method(fn, inputs, needs_conv))
         return fn
 
     return decorator
@@ -56,7 +56,7 @@ def token_baseline(ids: torch.Tensor, unk: int) -> torch.Tensor:
     return torch.where(ids != 0, torch.full_like(ids, unk), ids)
 
 
-@_register("integrated-gradients", (*FLOATS, "text"), "path integral from a blank input")
+@_register("integrated-gradients", (*FLOATS, "tokens"), "path integral from a blank input")
 def integrated_gradients(
     model: nn.Module, x: torch.Tensor, target: torch.Tensor, unk: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,24 +105,24 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, unk: int =
     return (cam.expand(-1, x.shape[1], -1, -1),)
 
 
-def available(model: nn.Module, modality: str) -> list[str]:
-    """The methods that apply to this model and data, in registry order."""
+def available(model: nn.Module, inputs: str) -> list[str]:
+    """The methods that apply to this model and its kind of input, in registry order."""
     return [
         e.name
         for e in METHODS
-        if modality in e.obj.modalities and (not e.obj.needs_conv or last_conv(model) is not None)
+        if inputs in e.obj.inputs and (not e.obj.needs_conv or last_conv(model) is not None)
     ]
 
 
-def check_methods(model: nn.Module, modality: str, chosen: list[str] | None) -> list[str]:
-    fits = available(model, modality)
+def check_methods(model: nn.Module, inputs: str, chosen: list[str] | None) -> list[str]:
+    fits = available(model, inputs)
     if not chosen:
         return fits
     for name in chosen:
         METHODS.get(name)  # an unknown name: the registry's message, with suggestions
         if name not in fits:
             raise ConfigError(
-                f"explanation method `{name}` does not apply to this {modality} model; "
+                f"explanation method `{name}` does not apply to this model of {inputs} inputs; "
                 f"ones that do: {', '.join(fits)}"
             )
     return chosen

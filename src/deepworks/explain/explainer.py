@@ -18,6 +18,7 @@ from torch import nn
 from deepworks.core.errors import DataError, RunError, did_you_mean
 from deepworks.core.schema import Schema
 from deepworks.core.task import has_tag, tagged
+from deepworks.data.encoders import inputs_of
 from deepworks.explain.attributions import METHODS
 
 UNKNOWN_TOKENS = ("<unk>", "[UNK]", "<UNK>")
@@ -96,7 +97,9 @@ def explain_batches(
     """One Explanation per batch of encoded inputs."""
     model.eval()
     chosen = target_index(schema, target)
-    vocab: list[str] = schema.encoder.get("vocab", []) if schema.modality == "text" else []
+    vocab: list[str] = (
+        schema.encoder.get("vocab", []) if inputs_of(schema.encoder) == "tokens" else []
+    )
     unk = next((vocab.index(t) for t in UNKNOWN_TOKENS if t in vocab), 1)
     device = next(model.parameters()).device
     start = 0

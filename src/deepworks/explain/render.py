@@ -17,6 +17,7 @@ import numpy as np
 
 from deepworks.core.registry import Registry
 from deepworks.core.schema import Schema
+from deepworks.data.encoders import inputs_of
 from deepworks.explain.explainer import Explanation
 from deepworks.plots import plt, save
 
@@ -57,7 +58,7 @@ def _label(name: Any, index: int) -> str:
 
 
 @WRITERS.register("image")
-@WRITERS.register("audio")
+@WRITERS.register("spectrogram")
 class PixelWriter(Writer):
     """Per input one PNG: the input, then each method's heatmap over it."""
 
@@ -68,13 +69,15 @@ class PixelWriter(Writer):
             fig, axes = plt.subplots(1, 1 + len(methods), figsize=(3 * (1 + len(methods)), 3.3))
             axes = np.atleast_1d(axes)
             cmap = "gray" if shown.shape[-1] == 1 else None
+            if inputs_of(self.schema.encoder) != "image":  # a spectrogram
+                cmap = "magma"
             image = shown[i][..., 0] if shown.shape[-1] == 1 else shown[i]
-            axes[0].imshow(image, cmap=cmap if self.schema.modality == "image" else "magma")
+            axes[0].imshow(image, cmap=cmap)
             axes[0].set_title(f"predicted {e.predictions[i]}", fontsize=9)
             for ax, method in zip(axes[1:], methods, strict=True):
                 heat = np.abs(e.attributions[method][i]).sum(0)
                 heat = heat / (heat.max() or 1.0)
-                ax.imshow(image, cmap=cmap if self.schema.modality == "image" else "magma")
+                ax.imshow(image, cmap=cmap)
                 ax.imshow(heat, cmap="jet", alpha=0.5)
                 ax.set_title(f"{method} → {e.explained[i]}", fontsize=9)
             for ax in axes:
@@ -85,7 +88,7 @@ class PixelWriter(Writer):
 def _displayable(x: np.ndarray, schema: Schema) -> np.ndarray:
     """(N, C, H, W) model inputs → (N, H, W, C) in [0, 1] for display."""
     enc = schema.encoder
-    if schema.modality == "image" and enc.get("mean"):
+    if inputs_of(enc) == "image" and enc.get("mean"):
         x = x * np.asarray(enc["std"])[:, None, None] + np.asarray(enc["mean"])[:, None, None]
     else:  # a spectrogram: stretch to [0, 1]
         low, high = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
@@ -93,7 +96,7 @@ def _displayable(x: np.ndarray, schema: Schema) -> np.ndarray:
     return np.clip(x, 0, 1).transpose(0, 2, 3, 1)
 
 
-@WRITERS.register("text")
+@WRITERS.register("tokens")
 class TokenWriter(Writer):
     """tokens.html: each text with its tokens shaded by attribution (green for the explained
     output, red against); attention.png per text where the model has attention."""

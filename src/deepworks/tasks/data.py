@@ -6,6 +6,7 @@ anomaly detector as a classifier) says so in ``reads_data_as`` and adapts the bu
 
 from __future__ import annotations
 
+import deepworks.modalities  # noqa: F401  (registers the kinds of data)
 from deepworks.config import DataConfig
 from deepworks.core.task import TASKS
 from deepworks.data.bundle import DataBundle, build_bundle, infer_task, load_source

@@ -45,6 +45,7 @@ class Forecast(Task):
     main_metric = "mase"
     own_baselines = ("seasonal_naive", "ets")
     tags = frozenset({"supervised"})
+    data_hint = "forecasting needs a table of values over time"
     epoch_metrics = frozenset({"mae", "rmse", "mase"})
 
     @property

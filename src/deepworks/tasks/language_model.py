@@ -44,6 +44,10 @@ class LanguageModel(Task):
     main_metric = "perplexity"
     own_baselines = ("unigram",)
     generates = "text"
+    data_hint = (
+        "a language model learns from text: set `data.text` to the text column (CSV / JSONL) "
+        "or use a text dataset"
+    )
     tags = frozenset({"supervised"})
     lower_is_better = frozenset({"loss", "perplexity", "unigram_perplexity"})
     epoch_metrics = frozenset({"perplexity", "accuracy"})

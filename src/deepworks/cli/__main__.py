@@ -1,0 +1,5 @@
+"""`python -m deepworks.cli`: what torchrun launches for `--nproc`."""
+
+from deepworks.cli import main
+
+main()

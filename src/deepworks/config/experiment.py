@@ -1,0 +1,210 @@
+"""The experiment: model, training, evaluation, deployment and distillation sections."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+# kind ("dataset", "model", ...) → its registry; what a loader passes as validation context.
+from deepworks.config.base import _check_registered, _registries, _Section
+from deepworks.config.data import DataConfig
+from deepworks.core.errors import did_you_mean
+from deepworks.core.params import parse_params
+
+
+class ModelConfig(BaseModel):
+    """`name` picks a registered model; every other key is one of that model's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(description="A registered model (`deepworks models`).")
+
+    @model_validator(mode="after")
+    def _known_model_and_params(self, info: ValidationInfo) -> ModelConfig:
+        registries = _registries(info)
+        if registries is None:
+            return self
+        _check_registered("model", self.name, info)
+        params_cls = registries("model").entry(self.name).meta["params"]
+        fields = {f.name for f in dataclasses.fields(params_cls)}
+        for key in self.params:
+            if key not in fields:
+                raise ValueError(
+                    f"model `{self.name}` has no parameter `{key}`.{did_you_mean(key, fields)} "
+                    f"Its parameters: {', '.join(sorted(fields)) or 'none'}."
+                )
+        parse_params(params_cls, self.params, f"model `{self.name}`")
+        return self
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class OptimizerConfig(_Section):
+    name: str = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, description="SGD only.")
+    betas: tuple[float, float] = Field(
+        (0.9, 0.999), description="Adam / AdamW; GANs train better with [0.5, 0.999]."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str, info: ValidationInfo) -> str:
+        return _check_registered("optimizer", name, info)
+
+
+class SchedulerConfig(_Section):
+    name: str = Field(description="cosine, onecycle or step.")
+    step_size: int = Field(10, gt=0, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0, description="step: decay factor.")
+    pct_start: float = Field(0.3, gt=0, lt=1, description="onecycle: share of warm-up.")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str, info: ValidationInfo) -> str:
+        return _check_registered("scheduler", name, info)
+
+
+class EarlyStoppingConfig(_Section):
+    patience: int = Field(5, gt=0, description="Epochs without improvement before stopping.")
+    monitor: str | None = Field(None, description="A validation metric; default: the task's.")
+    min_delta: float = Field(0.0, ge=0)
+    restore_best: bool = Field(True, description="End with the best epoch's weights.")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(10, gt=0)
+    optimizer: OptimizerConfig = OptimizerConfig()
+    scheduler: SchedulerConfig | None = None
+    early_stopping: EarlyStoppingConfig | None = None
+    grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this.")
+    checkpoint_every_steps: int | None = Field(
+        None, gt=0, description="Also checkpoint every N optimizer steps (always every epoch)."
+    )
+    threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
+    precision: Literal["32", "bf16", "fp16"] = Field(
+        "32",
+        description="Mixed precision: the training step under autocast in bf16 or fp16 (with "
+        "a gradient scaler); evaluation stays fp32.",
+    )
+    compile: bool = Field(False, description="torch.compile the model for training.")
+    channels_last: bool = Field(
+        False, description="Image models: channels-last memory layout (faster convolutions)."
+    )
+
+
+class EvaluateConfig(_Section):
+    main_metric: str | None = Field(
+        None, description="The metric shown in `deepworks runs`; default: the task's."
+    )
+    target_precision: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="Classifiers: the precision selective prediction must reach; rows below "
+        "the confidence threshold chosen on valid are referred to a human.",
+    )
+    cv: int | None = Field(
+        None,
+        ge=2,
+        description="k-fold cross-validation on train + valid (test untouched): mean ± std.",
+    )
+    baselines: bool | list[str] = Field(
+        True,
+        description="Traditional-ML baselines trained on the same split for the leaderboard: "
+        "true (all that fit), false, or a list of names.",
+    )
+    explain: int = Field(
+        4,
+        ge=0,
+        description="Classification / regression: explain this many test examples into "
+        "explanations/ and the report (0: none).",
+    )
+    slices: str | None = Field(
+        None,
+        description="Table or text data: a column of the data file to score the test split "
+        "per group of (a bias check); numbers with many values are cut into quartiles.",
+    )
+
+
+class DeployConfig(_Section):
+    """Tolerances the deployment card (`deepworks export`) checks each exported form against."""
+
+    max_metric_drop: float = Field(
+        0.01,
+        ge=0,
+        description="How much worse than eager PyTorch the test main metric may get (absolute).",
+    )
+    max_parity: float = Field(
+        1e-4,
+        gt=0,
+        description="Largest absolute output difference from PyTorch allowed for fp32 exports.",
+    )
+    max_latency_ms: float | None = Field(
+        None, gt=0, description="Batch-1 p99 latency each form must stay under (none: no check)."
+    )
+
+
+class DistillConfig(_Section):
+    """Train this run's (smaller) model on a finished run's outputs as well as the labels."""
+
+    teacher: str = Field(
+        description="The teacher: a run folder or id (classification or "
+        "regression, same data section)."
+    )
+    temperature: float = Field(4.0, gt=0, description="Softens both models' outputs.")
+    alpha: float = Field(
+        0.7, ge=0, le=1, description="Weight of matching the teacher (the rest: the labels)."
+    )
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment: what data, which model, which task, how to train and evaluate."""
+
+    name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
+    seed: int = 0
+    task: str = Field(
+        "auto",
+        description="A registered task (`deepworks tasks`), or `auto`: the data's natural one.",
+    )
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    deploy: DeployConfig = DeployConfig()
+    distill: DistillConfig | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, name: str, info: ValidationInfo) -> str:
+        return name if name == "auto" else _check_registered("task", name, info)
+
+    @model_validator(mode="after")
+    def _model_tokenizer(self, info: ValidationInfo) -> ExperimentConfig:
+        """A pretrained text encoder reads only its own tokens: tokenize the data with its
+        tokenizer unless the config names a pretrained tokenizer itself."""
+        registries = _registries(info)
+        if registries is None:
+            return self
+        tokenizer_of = registries("model").entry(self.model.name).meta.get("tokenizer")
+        if tokenizer_of and self.data.tokenizer.level != "pretrained":
+            self.data.tokenizer = self.data.tokenizer.model_copy(
+                update={"level": "pretrained", "pretrained": tokenizer_of(self.model.params)}
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json())

@@ -1,0 +1,128 @@
+"""Images → model tensors: decoded, resized, scaled to [0, 1] and normalized per channel with
+statistics of the training images."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from deepworks.core.encoder import Encoder, RequestFormat
+from deepworks.core.errors import DataError
+from deepworks.data.bundle import targets_for
+from deepworks.data.datasets import Data, TensorData
+from deepworks.data.encoders import register_encoder
+from deepworks.data.folders import batched, file_paths
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+
+
+@register_encoder("image")
+@dataclass
+class ImageEncoder(Encoder):
+    """Load an image file as a (C, H, W) float tensor in [0, 1], then normalize per channel."""
+
+    inputs = "image"
+
+    size: tuple[int, int]
+    channels: int
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    kind: str = "image"
+
+    def read(self, path: Path) -> torch.Tensor:
+        try:
+            with Image.open(path) as img:
+                img = img.convert("L" if self.channels == 1 else "RGB")
+                img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
+                array = np.asarray(img, dtype=np.float32) / 255.0
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(
+                f"{path}: not a readable image ({exc}). Replace or remove the file."
+            ) from None
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.mean:
+            return x
+        shape = (-1, 1, 1)
+        mean = torch.tensor(self.mean).view(shape)
+        std = torch.tensor(self.std).view(shape)
+        return (x - mean) / std
+
+    def encode_file(self, path: Path) -> torch.Tensor:
+        return self.normalize(self.read(path))
+
+    def fit_stats(self, images: torch.Tensor) -> None:
+        """Per-channel mean and std from a (N, C, H, W) batch of training images."""
+        self.mean = images.mean(dim=(0, 2, 3)).tolist()
+        self.std = [s or 1.0 for s in images.std(dim=(0, 2, 3)).tolist()]
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> ImageEncoder:
+        return cls(**(state | {"size": tuple(state["size"])}))
+
+    # -- new inputs --------------------------------------------------------------------
+    request = RequestFormat(upload=True, help="image file(s), multipart/form-data")
+
+    def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
+        """Image files (a file, a folder, a list of paths) or arrays of images in [0, 1]."""
+        paths = file_paths(inputs, IMAGE_SUFFIXES, "image")
+        if paths is None:
+            x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
+            if x.dim() == 3:
+                x = x.unsqueeze(1) if schema.input_shape[0] == 1 else x.unsqueeze(0)
+            if tuple(x.shape[1:]) != tuple(schema.input_shape):
+                raise DataError(
+                    f"images of shape {tuple(x.shape[1:])} given; this model takes "
+                    f"{tuple(schema.input_shape)} (C, H, W) — or pass image files"
+                )
+            return list(range(len(x))), iter(self.normalize(x).split(size))
+        encode = lambda chunk: torch.stack([self.encode_file(p) for p in chunk])  # noqa: E731
+        return [str(p) for p in paths], batched(paths, size, encode)
+
+    def labelled(self, path: Path, schema: Any) -> TensorData:
+        if not path.is_dir():
+            raise DataError(f"{path}: expected an image folder with one subfolder per class")
+        paths, labels = [], []
+        for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += files
+            labels += [folder.name] * len(files)
+        if not paths:
+            raise DataError(f"{path}: no images found in class subfolders")
+        x = torch.stack([self.encode_file(p) for p in paths])
+        return TensorData(x, targets_for(schema, np.asarray(labels), str(path)))
+
+    def decode_upload(self, data: bytes, name: str | None) -> Any:
+        try:
+            return self.read(io.BytesIO(data)).numpy()
+        except DataError:
+            raise DataError(f"upload {name!r}: not a readable image") from None
+
+    def request_inputs(self, items: list[Any]) -> Any:
+        return np.stack(items)
+
+
+class ImageFileData(Data):
+    """Images decoded lazily from disk, resized and normalized by an ``ImageEncoder``."""
+
+    def __init__(self, paths: Sequence[Path], y: torch.Tensor, encoder: ImageEncoder) -> None:
+        self.paths, self.y, self.encoder = list(paths), y, encoder
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder.encode_file(self.paths[i]), self.y[i]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        xs = [self.encoder.encode_file(self.paths[i]) for i in indices]
+        return torch.stack(xs), self.y[torch.as_tensor(indices)]

@@ -1,0 +1,116 @@
+"""Table rows → model tensors: numbers median-imputed and standardized, categories one-hot
+(+ a slot for missing or unseen values), all fit on the training split."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from deepworks.core.encoder import Encoder
+from deepworks.core.errors import DataError, did_you_mean
+from deepworks.data.bundle import targets_for
+from deepworks.data.datasets import TensorData
+from deepworks.data.encoders import register_encoder
+from deepworks.data.tables import (
+    frame_of,
+    looks_numeric,
+    numeric_column,
+    origin_of,
+    read_table,
+)
+
+
+@register_encoder("table")
+@dataclass
+class TableEncoder(Encoder):
+    """Numeric columns: median-impute, then standardize. Categorical: one-hot (+ missing)."""
+
+    inputs = "table"
+
+    numeric: dict[str, dict[str, float]] = field(default_factory=dict)  # col -> median/mean/std
+    categorical: dict[str, list[str]] = field(default_factory=dict)  # col -> categories
+    missing: dict[str, int] = field(default_factory=dict)  # col -> empty cells in training
+    constant: list[str] = field(default_factory=list)  # columns with one value in training
+    kind: str = "table"
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, origin: str) -> TableEncoder:
+        enc = cls()
+        if frame.shape[1] == 0:
+            raise DataError(f"{origin}: the table has no feature columns besides the target")
+        for col in frame.columns:
+            if frame[col].isna().any():
+                enc.missing[str(col)] = int(frame[col].isna().sum())
+            if frame[col].nunique(dropna=True) <= 1:
+                enc.constant.append(str(col))
+            if looks_numeric(frame[col]):
+                values = numeric_column(frame, col, origin)
+                median = float(values.median()) if values.notna().any() else 0.0
+                filled = values.fillna(median)
+                std = float(filled.std(ddof=0)) or 1.0
+                enc.numeric[str(col)] = {"median": median, "mean": float(filled.mean()), "std": std}
+            else:
+                cats = sorted(frame[col].dropna().astype(str).unique().tolist())
+                enc.categorical[str(col)] = cats
+        return enc
+
+    numeric_keys = ("median", "mean", "std")
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def width(self) -> int:
+        return len(self.numeric) + sum(len(c) + 1 for c in self.categorical.values())
+
+    def transform(self, frame: pd.DataFrame, origin: str) -> torch.Tensor:
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            hint = did_you_mean(missing[0], [c for c in frame.columns if c not in self.columns])
+            raise DataError(
+                f"{origin}: missing column(s) {', '.join(f'`{c}`' for c in missing)}.{hint} "
+                f"Expected columns: {', '.join(self.columns)}."
+            )
+        parts: list[np.ndarray] = []
+        block = frame[list(self.numeric)]
+        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # one array op
+            values = block.to_numpy(dtype=np.float64)
+            stats = {k: np.array([s[k] for s in self.numeric.values()]) for k in self.numeric_keys}
+            values = np.where(np.isnan(values), stats["median"], values)
+            parts.append((values - stats["mean"]) / stats["std"])
+        else:  # text among the numbers: column by column, naming the bad cell
+            for col, st in self.numeric.items():
+                values = numeric_column(frame, col, origin).fillna(st["median"]).to_numpy()
+                parts.append(((values - st["mean"]) / st["std"])[:, None])
+        for col, cats in self.categorical.items():
+            values = frame[col].astype("string")
+            onehot = np.zeros((len(frame), len(cats) + 1))
+            index = {c: i for i, c in enumerate(cats)}
+            for r, v in enumerate(values):
+                # Unseen and missing categories share the last slot.
+                onehot[r, index.get(v, len(cats)) if v is not pd.NA else len(cats)] = 1.0
+            parts.append(onehot)
+        return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
+
+    # -- new inputs --------------------------------------------------------------------
+    def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
+        frame = frame_of(inputs, self.columns)
+        return list(frame.index), iter(self.transform(frame, origin_of(inputs)).split(size))
+
+    def labelled(self, path: Path, schema: Any) -> TensorData:
+        frame = read_table(path)
+        target = schema.target
+        if target not in frame.columns:
+            raise DataError(f"{path}: no target column `{target}` to evaluate against")
+        x = self.transform(frame.drop(columns=[target]), str(path))
+        return TensorData(x, targets_for(schema, frame[target].to_numpy(), str(path)))
+
+    def request_columns(self) -> list[str]:
+        return list(self.columns)

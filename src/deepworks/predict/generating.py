@@ -1,0 +1,102 @@
+"""What generative and ranking runs make: text from a language model, images from a GAN, a
+user's top items from a recommender."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from deepworks.core.errors import DataError, RunError, did_you_mean
+
+
+class Generating:
+    """``Run.generate``, ``Run.generate_images`` and ``Run.recommend``."""
+
+    def generate(
+        self,
+        prompt: str = "",
+        length: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """Continue ``prompt`` with ``length`` sampled tokens (language-model runs).
+
+        >>> deepworks.load("runs/chars").generate("this tea ", temperature=0.7)  # doctest: +SKIP
+        """
+        if self.task.generates != "text":
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only language-model runs "
+                "generate text"
+            )
+        if length < 1 or temperature <= 0 or (top_k is not None and top_k < 1):
+            raise DataError("generate needs length ≥ 1, temperature > 0 and top-k ≥ 1")
+        encoder = self.encoder
+        eos = encoder.eos_id(encoder.vocab)
+        ids = encoder.token_ids(prompt) or [eos]  # an empty prompt starts a new text
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        out = self.task.generate(
+            self.model, ids, length, temperature, top_k, generator, encoder.blocked_ids
+        )
+        text = encoder.detokenize(out).replace("<eos>", "\n")
+        return prompt + ("" if encoder.level == "char" or not prompt else " ") + text
+
+    def generate_images(
+        self, n: int = 64, label: str | None = None, seed: int | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """``n`` new images (N, C, H, W) in [0, 1] from a GAN run, and the class each was asked
+        to be (conditional GANs: ``label``, or the classes in turn; otherwise empty strings).
+
+        >>> run = deepworks.load("runs/digits-cgan")  # doctest: +SKIP
+        >>> images, labels = run.generate_images(16, "3")  # doctest: +SKIP
+        """
+        if self.task.generates != "images":
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only GAN runs generate images"
+            )
+        if n < 1:
+            raise DataError(f"asked for {n} images; ask for at least 1")
+        classes = self.schema.classes or []
+        index = None
+        if label is not None:
+            if not self.task.conditional:
+                raise DataError(
+                    f"run {self.folder.id} is an unconditional GAN: it cannot be asked for a "
+                    "class. Drop the label, or train with `task: conditional-gan`"
+                )
+            if str(label) not in classes:
+                raise DataError(
+                    f"no class `{label}` in run {self.folder.id}."
+                    f"{did_you_mean(str(label), classes)} Classes: {', '.join(classes)}."
+                )
+            index = classes.index(str(label))
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        images, labels = self.task.sample(self.model, n, index, generator)
+        names = [classes[i] for i in labels.tolist()] if self.task.conditional else [""] * n
+        return images.numpy(), names
+
+    def recommend(self, user: str | int, k: int = 10) -> pd.DataFrame:
+        """The ``k`` items a recommendation run ranks highest for ``user``, leaving out what the
+        user rated in training: rank, item, title (if known), pick probability, rating.
+
+        >>> deepworks.load("runs/movielens-ncf").recommend(15, k=10)  # doctest: +SKIP
+        """
+        if "recommends" not in self.task.tags:
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only recommendation runs "
+                "recommend"
+            )
+        if k < 1:
+            raise DataError(f"asked for {k} recommendations; ask for at least 1")
+        encoder = self.encoder
+        user_index = int(encoder.index(pd.Series([user]), "user", f"user {user}")[0])
+        items, picks = self.task.recommend(self.model, user_index, k, encoder.seen[user_index - 1])
+        frame = pd.DataFrame({"rank": range(1, len(items) + 1)})
+        frame["item"] = [encoder.items[i - 1] for i in items]
+        if encoder.titles:
+            frame["title"] = [encoder.titles[i - 1] for i in items]
+        frame["pick_probability"] = picks
+        pairs = torch.tensor([[user_index, i] for i in items], dtype=torch.long)
+        frame["predicted_rating"] = self._forward(pairs)["rating"].numpy() if items else []
+        return frame
