@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
+from deepworks.core.task import has_tag
 from deepworks.data.datasets import first_rows
 from deepworks.train.checkpoint import write_json
 
@@ -41,11 +42,11 @@ def audit(bundle: Any) -> dict[str, Any]:
     def say(check: str, severity: str, message: str) -> None:
         findings.append({"check": check, "severity": severity, "message": message})
 
-    if schema.task in ("classification", "anomaly") and schema.classes:
+    if has_tag(schema.task, "classifies") and schema.classes:
         counts = np.bincount(train_y.astype(int), minlength=len(schema.classes))
         stats["class_counts"] = dict(zip(schema.classes, counts.tolist(), strict=True))
         ratio = counts.max() / max(counts.min(), 1)
-        if ratio > IMBALANCE and schema.task == "classification":
+        if ratio > IMBALANCE and has_tag(schema.task, "labelled"):  # not anomalies' rarity
             rare = schema.classes[int(counts.argmin())]
             say(
                 "class balance",

@@ -43,7 +43,7 @@ def cross_validate(cfg: Any, bundle: Any, k: int) -> dict[str, Any]:
     main = task.main_metric
     (x1, y1), (x2, y2) = first_rows(bundle.train), first_rows(bundle.valid)
     x, y = torch.cat([x1, x2]), torch.cat([y1, y2])
-    if schema.task == "classification":
+    if has_tag(schema.task, "classifies"):
         folds = StratifiedKFold(k, shuffle=True, random_state=cfg.seed).split(x, y)
     else:
         folds = KFold(k, shuffle=True, random_state=cfg.seed).split(x)

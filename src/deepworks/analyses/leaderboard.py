@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import is_classifier, is_outlier_detector
 from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.errors import ConfigError
 from deepworks.core.registry import Registry
-from deepworks.core.task import Task
+from deepworks.core.task import Task, has_tag
 from deepworks.data.datasets import first_rows
 from deepworks.train.checkpoint import write_json
 
@@ -66,7 +67,7 @@ def _ridge(seed: int, task: str):
 def _forest(seed: int, task: str):
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    cls = RandomForestClassifier if has_tag(task, "classifies") else RandomForestRegressor
     return cls(n_estimators=200, random_state=seed, n_jobs=torch.get_num_threads())
 
 
@@ -76,11 +77,8 @@ def _forest(seed: int, task: str):
 def _boosting(seed: int, task: str):
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    cls = (
-        HistGradientBoostingClassifier
-        if task == "classification"
-        else (HistGradientBoostingRegressor)
-    )
+    classifies = has_tag(task, "classifies")
+    cls = HistGradientBoostingClassifier if classifies else HistGradientBoostingRegressor
     return cls(random_state=seed)
 
 
@@ -199,14 +197,14 @@ def _arrays(data: Any, seed: int, limit: int | None = None) -> tuple[np.ndarray,
 
 def _score(task: Task, estimator: Any, x: np.ndarray, y: np.ndarray, main: str) -> float:
     """The task's own metric on the estimator's test predictions."""
-    if task.name == "anomaly":  # higher = more anomalous, as the autoencoder's score
+    if is_outlier_detector(estimator):  # higher = more anomalous, as the autoencoder's score
         from sklearn.metrics import average_precision_score, roc_auc_score
 
         score = -estimator.score_samples(x)
         return float(
             average_precision_score(y, score) if main == "pr_auc" else roc_auc_score(y, score)
         )
-    if task.name == "classification":  # a class missing from training gets probability 0
+    if is_classifier(estimator):  # a class missing from training gets probability 0
         proba = np.zeros((len(x), task.schema.n_outputs), dtype=np.float32)
         proba[:, estimator.classes_] = estimator.predict_proba(x)
         preds = torch.from_numpy(proba)

@@ -22,8 +22,6 @@ from deepworks.metrics.evaluator import evaluate
 from deepworks.train.checkpoint import write_json
 from deepworks.train.trainer import make_loader
 
-# Metrics shown per group, by task (others: the task's main metric).
-SLICE_METRICS = {"classification": ("accuracy", "f1", "recall"), "regression": ("rmse", "mae")}
 # A numeric column with more distinct values than this is cut into quartiles.
 MAX_GROUPS = 10
 # Main-metric spread between groups that earns a warning.
@@ -67,7 +65,7 @@ def slice_metrics(
     rows = bundle.test_rows
     groups, binned = groups_of(rows[column])
     main = task.main_metric
-    names = set(SLICE_METRICS.get(task.name, ())) | {main}
+    names = set(task.slice_metrics) | {main}
     test: TensorData = bundle.test
     out = []
     for name in groups.cat.categories:

@@ -29,7 +29,8 @@ from deepworks.core.schema import Schema
 # The tags a task may declare (``Task.tags``); anything above reads these, never task names.
 TAGS = {
     "supervised": "learns a target from inputs; models that predict scores fit it",
-    "labelled": "the data's labels are the target (splits are stratified by them)",
+    "labelled": "learns the data's own labels or target values from the inputs",
+    "classifies": "its target is one of the data's classes (class balance, stratified folds)",
     "explainable": "attributions (saliency, integrated gradients, Grad-CAM) explain its outputs",
     "distillable": "a smaller model can learn its outputs (deepworks distill)",
     "cross-validates": "k-fold cross-validation re-trains it on train + valid",
@@ -53,6 +54,8 @@ class Task:
     tags: ClassVar[frozenset[str]] = frozenset()
     # Tracked every epoch; the rest (curves, matrices) only in the final evaluation.
     epoch_metrics: ClassVar[frozenset[str]] = frozenset()
+    # Shown per group by `evaluate.slices`, beside the main metric.
+    slice_metrics: ClassVar[tuple[str, ...]] = ()
     # The data is built as for this other task ("auto": the dataset's natural one), then
     # handed to `adapt_data`; None: as for this task itself.
     reads_data_as: ClassVar[str | None] = None

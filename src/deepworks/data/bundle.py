@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError
 from deepworks.core.schema import Schema
-from deepworks.core.task import TASKS
+from deepworks.core.task import TASKS, has_tag
 from deepworks.data.datasets import TensorData
 from deepworks.data.sources import DATASETS, Source
 from deepworks.data.splits import encode_labels
@@ -93,16 +93,21 @@ def assemble(
     x_all: torch.Tensor,
     y_all: torch.Tensor,
     splits: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rows: pd.DataFrame | None = None,
     **schema: object,
 ) -> DataBundle:
-    """Tensors + split indices → a DataBundle; regression targets get train-split scaling."""
+    """Tensors + split indices → a DataBundle; regression targets get train-split scaling;
+    ``rows``, the data as read, keeps the test split's rows (what slices group by)."""
     train = splits[0]
     if schema["task"] == "regression":
         y_train = y_all[train].double()
         schema["target_scale"] = (float(y_train.mean()), float(y_train.std(unbiased=False)) or 1.0)
     schema.setdefault("input_shape", tuple(x_all.shape[1:]))
     parts = (TensorData(x_all[i], y_all[i]) for i in splits)
-    return DataBundle(*parts, Schema(**schema))  # type: ignore[arg-type]
+    bundle = DataBundle(*parts, Schema(**schema))  # type: ignore[arg-type]
+    if rows is not None:
+        bundle.test_rows = rows.iloc[splits[2]].reset_index(drop=True)
+    return bundle
 
 
 def targets(
@@ -117,7 +122,7 @@ def targets(
             f"{origin}: target `{target}` is empty in {int(empty.sum())} row(s) "
             f"(rows {rows}). Fill them or drop those rows."
         )
-    if task == "classification":
+    if has_tag(task, "classifies"):
         labels, classes = encode_labels(y_raw.to_numpy(), origin, target)
         return torch.from_numpy(labels), labels, classes
     values = numeric_column(frame, target, origin).to_numpy(dtype=np.float32)

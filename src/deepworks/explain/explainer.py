@@ -74,7 +74,7 @@ def check_task(schema: Schema, run_id: str) -> None:
 
 def target_index(schema: Schema, target: str | None) -> int | None:
     """The class to explain for every input (None: each input's own prediction)."""
-    if target is None or schema.task != "classification":
+    if target is None or not has_tag(schema.task, "classifies"):
         return None
     classes = schema.classes or []
     if str(target) not in classes:
@@ -107,7 +107,7 @@ def explain_batches(
         x = x.to(device)
         with torch.no_grad():
             out = model(x).float()
-        if schema.task == "classification":
+        if has_tag(schema.task, "classifies"):
             guess = out.argmax(-1).cpu()
             classes = schema.classes or []
             predictions = [classes[i] for i in guess.tolist()]

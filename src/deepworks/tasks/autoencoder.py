@@ -141,6 +141,7 @@ class AnomalyDetection(Autoencoder):
     main_metric = "pr_auc"
     own_baselines = ()  # the isolation forest is its baseline
     reads_data_as = "classification"  # then relabelled normal / anomaly by `adapt_data`
+    tags = frozenset({"embeds", "classifies"})
 
     @classmethod
     def adapt_data(cls, bundle: Any, cfg: Any) -> Any:

@@ -65,9 +65,7 @@ class Adversarial(Task):
     reads_data_as = "auto"  # labels only judge the samples (a conditional GAN's condition)
     epoch_metrics = frozenset({"classifier_score", "recognized"})
 
-    @property
-    def conditional(self) -> bool:
-        return self.name == "conditional-gan"
+    conditional = False  # both players also see the class
 
     # -- training -----------------------------------------------------------------------
     def on_fit_start(self, model: nn.Module, total_steps: int, train: Any = None) -> None:
@@ -186,6 +184,7 @@ class ConditionalAdversarial(Adversarial):
     """Learn to generate images of a requested class."""
 
     main_metric = "recognized"
+    conditional = True
 
 
 def fit_judge(model: nn.Module, train: Any, classes: list[str]) -> None:

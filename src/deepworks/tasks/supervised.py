@@ -31,8 +31,17 @@ class Classification(Task):
 
     main_metric = "accuracy"
     tags = frozenset(
-        {"supervised", "labelled", "explainable", "distillable", "cross-validates", "calibrated"}
+        {
+            "supervised",
+            "labelled",
+            "classifies",
+            "explainable",
+            "distillable",
+            "cross-validates",
+            "calibrated",
+        }
     )
+    slice_metrics = ("accuracy", "f1", "recall")
     epoch_metrics = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1"})
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -163,6 +172,7 @@ class Regression(Task):
 
     main_metric = "rmse"
     tags = frozenset({"supervised", "labelled", "explainable", "distillable", "cross-validates"})
+    slice_metrics = ("rmse", "mae")
     lower_is_better = frozenset({"loss", "mse", "rmse", "mae"})
     epoch_metrics = frozenset({"mse", "rmse", "mae", "r2"})
 

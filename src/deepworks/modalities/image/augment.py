@@ -11,6 +11,7 @@ import torch
 from deepworks.config import AugmentConfig
 from deepworks.core.errors import ConfigError
 from deepworks.core.schema import Schema
+from deepworks.core.task import has_tag
 from deepworks.data.augment import Batch, on_batches, register_augmenter
 
 
@@ -43,7 +44,7 @@ def _images(cfg: AugmentConfig, schema: Schema) -> Callable[[Batch], Batch]:
     if cfg.cutmix:
         mixers.append(v2.CutMix(alpha=cfg.cutmix, num_classes=schema.n_outputs))
     mix = v2.RandomChoice(mixers) if mixers else None
-    if mix and schema.task != "classification":
+    if mix and not (has_tag(schema.task, "classifies") and has_tag(schema.task, "labelled")):
         raise ConfigError("data.augment.mixup / cutmix mix class labels: classification only")
 
     mean = torch.tensor(schema.encoder.get("mean") or [0.0]).view(-1, 1, 1)

@@ -49,10 +49,11 @@ def table_bundle(src: TableSource, task: str, cfg: DataConfig, seed: int) -> Dat
     train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
     encoder = TableEncoder.fit(features.iloc[train], src.origin)
     x_all = encoder.transform(features, src.origin)
-    bundle = assemble(
+    return assemble(
         x_all,
         y_all,
         (train, valid, test),
+        frame,
         modality="table",
         task=task,
         target=src.target,
@@ -60,5 +61,3 @@ def table_bundle(src: TableSource, task: str, cfg: DataConfig, seed: int) -> Dat
         encoder=encoder.to_dict(),
         origin=src.origin,
     )
-    bundle.test_rows = frame.iloc[test].reset_index(drop=True)
-    return bundle

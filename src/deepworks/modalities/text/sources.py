@@ -91,10 +91,11 @@ def text_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int) -> DataB
     texts = check_texts(frame[src.text], src.origin, src.text)
     encoder = TextEncoder.fit([texts[i] for i in train], cfg.tokenizer, src.text)
     x_all = encoder.encode(texts)
-    bundle = assemble(
+    return assemble(
         x_all,
         y_all,
         (train, valid, test),
+        frame,
         modality="text",
         task=task,
         target=src.target,
@@ -103,8 +104,6 @@ def text_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int) -> DataB
         origin=src.origin,
         input_shape=(encoder.max_length,),
     )
-    bundle.test_rows = frame.iloc[test].reset_index(drop=True)
-    return bundle
 
 
 @register_builder("text", "language-model")
