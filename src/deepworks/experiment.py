@@ -5,6 +5,7 @@ The CLI and the Python API both come here; neither holds logic of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -64,34 +65,41 @@ def run(
     >>> result.metrics["test"]["accuracy"]  # doctest: +SKIP
     """
     cfg = load_config(config, overrides)
-    set_threads(threads or cfg.train.threads)
+    set_threads(cfg.train.threads if threads is None else threads)
     distributed.init_from_env(cfg.train.device)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     if not distributed.is_main():  # rank 0 makes the folder; the others train into it
         folder = RunFolder(distributed.broadcast(None))
         return _failing_cleanly(folder, cfg, bundle, resume=False, progress=False)
-    folder = RunFolder.create(Path(runs_dir), cfg.name or f"{cfg.data.dataset}-{cfg.model.name}")
-    distributed.broadcast(folder.path)
-    folder.write_config(cfg.to_dict())
-    write_json(
-        folder.model_json,
-        {"model": cfg.model.name, "params": cfg.model.params, "schema": bundle.schema.to_dict()},
-    )
-    task = get_task(bundle.schema)
-    folder.update_info(
-        id=folder.id,
-        created=datetime.now().isoformat(timespec="seconds"),
-        status="running",
-        task=bundle.schema.task,
-        dataset=cfg.data.dataset,
-        model=cfg.model.name,
-        metric=cfg.evaluate.main_metric or task.main_metric,
-        value=None,
-        path=str(folder.path.resolve()),
-        pid=os.getpid(),
-        threads=torch.get_num_threads(),  # resume uses the same: thread count changes sums
-    )
-    return _failing_cleanly(folder, cfg, bundle, resume=False, progress=progress)
+    name = cfg.name or f"{cfg.data.dataset}-{cfg.model.name}"
+    folder = RunFolder.create(Path(runs_dir), name)
+    with _writing(folder):
+        distributed.broadcast(folder.path)
+        folder.write_config(cfg.to_dict())
+        write_json(
+            folder.model_json,
+            {
+                "model": cfg.model.name,
+                "params": cfg.model.params,
+                "schema": bundle.schema.to_dict(),
+            },
+        )
+        task = get_task(bundle.schema)
+        folder.update_info(
+            id=folder.id,
+            name=name,
+            created=datetime.now().isoformat(timespec="seconds"),
+            status="running",
+            task=bundle.schema.task,
+            dataset=cfg.data.dataset,
+            model=cfg.model.name,
+            metric=cfg.evaluate.main_metric or task.main_metric,
+            value=None,
+            path=str(folder.path.resolve()),
+            pid=os.getpid(),
+            threads=torch.get_num_threads(),  # resume uses the same: thread count changes sums
+        )
+        return _failing_cleanly(folder, cfg, bundle, resume=False, progress=progress)
 
 
 def resume(
@@ -106,31 +114,39 @@ def resume(
     info = folder.info()
     if info.get("status") == "completed":
         raise RunError(f"run {folder.id} already completed; nothing to resume")
-    if not (folder.checkpoints / CHECKPOINT).is_file():
-        raise RunError(
-            f"run {folder.id} has no checkpoint yet (it stopped before its first one); "
-            f"start it again with `deepworks run {folder.config}`"
-        )
+    # Killed before its first checkpoint: nothing to continue from, so it starts over in the
+    # same folder, with the same seed and threads, and ends where an uninterrupted run ends.
+    started = (folder.checkpoints / CHECKPOINT).is_file()
     cfg = load_config(folder.config)
-    set_threads(threads or info.get("threads") or cfg.train.threads)
+    set_threads(threads if threads is not None else info.get("threads") or cfg.train.threads)
     distributed.init_from_env(cfg.train.device)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
-    if distributed.is_main():
-        # The epochs logged after the checkpoint will be trained again: drop them.
-        done = load_checkpoint(folder.checkpoints / CHECKPOINT)["state"]["history"]
-        folder.rewrite_metrics(done)
-        folder.update_info(status="running", pid=os.getpid())
-    return _failing_cleanly(folder, cfg, bundle, resume=True, progress=progress)
+    with _writing(folder):
+        if distributed.is_main():
+            # The epochs logged after the checkpoint will be trained again: drop them.
+            checkpoint = folder.checkpoints / CHECKPOINT
+            done = load_checkpoint(checkpoint)["state"]["history"] if started else []
+            folder.rewrite_metrics(done)
+            folder.update_info(status="running", pid=os.getpid(), reason=None)
+        return _failing_cleanly(folder, cfg, bundle, resume=started, progress=progress)
+
+
+def _writing(folder: RunFolder):
+    """The folder's lock, held by the process that writes it (rank 0): one writer at a time."""
+    return folder.lock() if distributed.is_main() else contextlib.nullcontext()
 
 
 def _failing_cleanly(folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundle, **how):
-    """A user's mistake found on the way (a bad baseline name, a missing slice column, a
-    teacher that reads other data) marks the run failed instead of leaving it `running`."""
+    """A run that dies of anything — a user's mistake found on the way, a full disk, a bug —
+    is marked failed with the reason, its last good checkpoint kept for `deepworks resume`,
+    instead of staying `running`."""
     try:
         return _train_and_evaluate(folder, cfg, bundle, **how)
-    except DeepworksError:
+    except Exception as exc:
         if distributed.is_main():
-            folder.update_info(status="failed", finished=_now())
+            user = isinstance(exc, DeepworksError)
+            reason = str(exc) if user else f"{type(exc).__name__}: {exc}"
+            folder.update_info(status="failed", finished=_now(), reason=reason)
         raise
 
 

@@ -12,7 +12,12 @@ import torch
 
 
 def set_threads(threads: int | None) -> None:
-    """Pin PyTorch's intra-op threads: on small machines oversubscription only costs."""
+    """Pin PyTorch's intra-op threads: on small machines oversubscription only costs.
+    None keeps the default; zero or a negative count is a user's mistake."""
+    if threads is not None and threads < 1:
+        from deepworks.core.errors import ConfigError
+
+        raise ConfigError(f"--threads {threads}: give a positive number of CPU threads (e.g. 2)")
     if threads:
         torch.set_num_threads(threads)
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))

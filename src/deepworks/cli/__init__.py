@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from deepworks.cli.app import app
 from deepworks.core.errors import DeepworksError
@@ -26,7 +27,7 @@ def main() -> None:
     try:
         app()  # usage errors are typer's: a message and exit code 2
     except DeepworksError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", markup=True)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted; a run can continue with `deepworks resume RUN`")

@@ -24,7 +24,6 @@ def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
     """List runs: id, task, data, model, main metric, status."""
     if ctx.invoked_subcommand:
         return
-    from deepworks.runs.folder import RunFolder
     from deepworks.runs.index import RunIndex
 
     table = Table()
@@ -32,12 +31,23 @@ def runs_list(ctx: typer.Context, runs_dir: RunsDir = Path("runs")) -> None:
     for col in ("task", "data", "model", "metric", "value", "status"):
         table.add_column(col)
     for r in RunIndex(runs_dir).all():
-        status = (
-            RunFolder(Path(r["path"])).info()["status"] if Path(r["path"]).exists() else "missing"
-        )
+        status = _status(Path(r["path"]))
         value = "" if r["value"] is None else f"{r['value']:.4f}"
         table.add_row(r["id"], r["task"], r["dataset"], r["model"], r["metric"], value, status)
     _console().print(table)
+
+
+def _status(folder: Path) -> str:
+    """A run's live status; a damaged or missing folder says so instead of failing the list."""
+    from deepworks.core.errors import RunError
+    from deepworks.runs.folder import RunFolder
+
+    if not folder.exists():
+        return "missing"
+    try:
+        return RunFolder(folder).info()["status"]
+    except RunError:
+        return "damaged (run.json)"
 
 
 @runs_app.command("show")

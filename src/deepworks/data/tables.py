@@ -81,21 +81,29 @@ def need_target(cfg: DataConfig, frame: pd.DataFrame, origin: str) -> str:
 
 
 def numeric_column(frame: pd.DataFrame, column: str, origin: str) -> pd.Series:
-    """The column as floats; a stray text value in a numeric column is an error naming it."""
+    """The column as floats (empty cells NaN); a stray text value or an infinite number in a
+    numeric column is an error naming it."""
     series = frame[column]
-    if pd.api.types.is_bool_dtype(series):
-        return series.astype(float)
-    if pd.api.types.is_numeric_dtype(series):
-        return series.astype(float)
-    parsed = pd.to_numeric(series, errors="coerce")
-    bad = parsed.isna() & series.notna() & (series.astype(str).str.strip() != "")
-    if bad.any():
-        first = series.index[bad.to_numpy()][0]  # the file's own row, not a split's position
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        parsed = series.astype(float)
+    else:
+        parsed = pd.to_numeric(series, errors="coerce").astype(float)
+        bad = parsed.isna() & series.notna() & (series.astype(str).str.strip() != "")
+        if bad.any():
+            first = series.index[bad.to_numpy()][0]  # the file's own row, not a split's position
+            raise DataError(
+                f"{origin}: column `{column}` is numeric but row {_row(first)} holds "
+                f"{series.loc[first]!r}. Fix the value, or leave the cell empty for a missing "
+                "value."
+            )
+    infinite = np.isinf(parsed.to_numpy())
+    if infinite.any():
+        first = series.index[infinite][0]
         raise DataError(
-            f"{origin}: column `{column}` is numeric but row {_row(first)} holds "
-            f"{series.loc[first]!r}. Fix the value, or leave the cell empty for a missing value."
+            f"{origin}: column `{column}` row {_row(first)} holds {series.loc[first]!r}, which "
+            "is infinite. Give a finite number, or leave the cell empty for a missing value."
         )
-    return parsed.astype(float)
+    return parsed
 
 
 def _row(label: object) -> str:

@@ -63,7 +63,15 @@ def _batch(x: torch.Tensor, n: int) -> torch.Tensor:
 def build_card(
     run: Any, formats: list[str], int8: bool, prune: float | None, threads: int
 ) -> dict[str, Any]:
-    """Export, compress, measure and check; writes the files and deployment.json."""
+    """Export, compress, measure and check; writes the files and deployment.json, holding
+    the run folder's lock (one writer at a time)."""
+    with run.folder.lock():
+        return _build_card(run, formats, int8, prune, threads)
+
+
+def _build_card(
+    run: Any, formats: list[str], int8: bool, prune: float | None, threads: int
+) -> dict[str, Any]:
     from deepworks.catalog import load_config
     from deepworks.tasks import load_data
 

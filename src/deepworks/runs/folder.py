@@ -13,8 +13,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ import yaml
 from deepworks.core.errors import RunError, did_you_mean
 from deepworks.runs.index import RunIndex
 from deepworks.train.checkpoint import write_json, write_text
+
+LOCK = ".lock"  # held by the process writing the folder
 
 
 class RunFolder:
@@ -65,7 +71,7 @@ class RunFolder:
     @classmethod
     def open(cls, ref: str | Path, runs_dir: Path | str = "runs") -> RunFolder:
         """A run by folder path, or under ``runs_dir`` by id, unique id prefix, or name (the
-        newest run of that name)."""
+        newest run of exactly that name; never a run whose name merely ends with it)."""
         path = Path(ref)
         if (path / "run.json").is_file():
             return cls(path)
@@ -73,17 +79,55 @@ class RunFolder:
         known = sorted(p for p in runs_dir.glob("*") if (p / "run.json").is_file())
         matches = [p for p in known if p.name.startswith(str(ref))]
         if not matches:  # a run's name: its newest run (ids start with their timestamp)
-            matches = [p for p in known if p.name.endswith(f"-{ref}")][-1:]
+            matches = [p for p in known if cls(p).name == str(ref)][-1:]
         if len(matches) > 1:
             names = ", ".join(p.name for p in matches[:5])
             raise RunError(f"`{ref}` matches several runs ({names}); give more of the id")
         if not matches:
-            hint = did_you_mean(str(ref), [p.name for p in known])
+            choices = [p.name for p in known] + sorted({cls(p).name for p in known})
+            hint = did_you_mean(str(ref), choices)
             raise RunError(
-                f"no run `{ref}` (not a run folder, nor a run id in {runs_dir}).{hint} "
+                f"no run `{ref}` (not a run folder, nor a run id or name in {runs_dir}).{hint} "
                 "List runs with `deepworks runs`."
             )
         return cls(matches[0])
+
+    @property
+    def name(self) -> str:
+        """The run's name: what its config called it (its id without the timestamp)."""
+        stamp = re.match(r"\d{8}-\d{6}-", self.id)
+        default = self.id[stamp.end() :] if stamp else self.id
+        try:
+            return str(json.loads(self.run_json.read_text(encoding="utf-8")).get("name", default))
+        except (OSError, ValueError):
+            return default
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder's lock while writing it (run, resume, export): a second writer gets
+        a clear error naming the holder. The lock dies with its process, so a killed run
+        leaves none behind."""
+        path = self.path / LOCK
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held until released
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunError(
+                f"run {self.id} is being written by process {holder} (a run, resume or export "
+                "in progress); wait for it to finish, or stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
 
     # reading and writing
     def read_json(self, path: Path) -> Any:
@@ -92,6 +136,11 @@ class RunFolder:
         except FileNotFoundError:
             raise RunError(
                 f"run {self.path} has no {path.name}; it may not have finished"
+            ) from None
+        except (ValueError, UnicodeDecodeError):
+            raise RunError(
+                f"{path} is damaged (not JSON); the run cannot be read. Restore the file from "
+                "a copy, or remove the run folder"
             ) from None
 
     def info(self) -> dict[str, Any]:

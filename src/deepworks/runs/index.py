@@ -30,6 +30,13 @@ class RunIndex:
         return con
 
     def upsert(self, record: dict[str, Any]) -> None:
+        try:
+            self._upsert(record)
+        except sqlite3.DatabaseError:  # a damaged index: the folders are the truth
+            self.rebuild()
+            self._upsert(record)
+
+    def _upsert(self, record: dict[str, Any]) -> None:
         row = tuple(record.get(c) for c in COLUMNS)
         with closing(self._connect()) as con, con:
             con.execute(
@@ -43,12 +50,26 @@ class RunIndex:
             self.rebuild()  # runs copied without their index, or an index deleted
             if not self.path.exists():
                 return []
+        try:
+            return self._rows()
+        except sqlite3.DatabaseError:  # a damaged index: rebuilt from the folders
+            self.rebuild()
+            return self._rows()
+
+    def _rows(self) -> list[dict[str, Any]]:
         with closing(self._connect()) as con:
             rows = con.execute(f"SELECT {', '.join(COLUMNS)} FROM runs ORDER BY created").fetchall()
         return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
 
     def rebuild(self) -> None:
-        """Re-read every run folder's run.json (e.g. after copying runs between machines)."""
+        """A fresh index from every run folder's run.json (after copying runs between
+        machines, or when the index is damaged); a damaged run.json is listed by its folder
+        alone, so one bad run never hides the others."""
+        self.path.unlink(missing_ok=True)
         for run_json in sorted(self.path.parent.glob("*/run.json")):
-            info = json.loads(run_json.read_text(encoding="utf-8"))
-            self.upsert({**info, "path": str(run_json.parent.resolve())})
+            folder = run_json.parent
+            try:
+                info = json.loads(run_json.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                info = {"id": folder.name, "status": "damaged"}
+            self._upsert({**info, "id": info.get("id", folder.name), "path": str(folder.resolve())})

@@ -18,6 +18,7 @@ from deepworks.data.bundle import targets_for
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
 from deepworks.data.tables import (
+    _row,
     frame_of,
     looks_numeric,
     numeric_column,
@@ -97,7 +98,25 @@ class TableEncoder(Encoder):
                 # Unseen and missing categories share the last slot.
                 onehot[r, index.get(v, len(cats)) if v is not pd.NA else len(cats)] = 1.0
             parts.append(onehot)
-        return torch.from_numpy(np.concatenate(parts, axis=1).astype(np.float32))
+        encoded = np.concatenate(parts, axis=1).astype(np.float32)
+        self._refuse_non_finite(frame, encoded[:, : len(self.numeric)], origin)
+        return torch.from_numpy(encoded)
+
+    def _refuse_non_finite(self, frame: pd.DataFrame, numbers: np.ndarray, origin: str) -> None:
+        """An infinite number, or one too large to encode, never reaches the model: no silent
+        prediction from an input the model cannot read."""
+        bad = ~np.isfinite(numbers)
+        if not bad.any():
+            return
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        column = list(self.numeric)[col]
+        stats = self.numeric[column]
+        raise DataError(
+            f"{origin}: column `{column}` row {_row(frame.index[row])} holds "
+            f"{frame[column].iloc[row]!r}, which is infinite or too large for this model "
+            f"(training values: mean {stats['mean']:.4g}, std {stats['std']:.4g}). Give a "
+            "finite value in range, or leave the cell empty for a missing value."
+        )
 
     # -- new inputs --------------------------------------------------------------------
     def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
