@@ -217,3 +217,133 @@ def test_a_run_that_dies_of_any_error_is_marked_failed_with_the_reason(tmp_path,
     (folder,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     info = json.loads((folder / "run.json").read_text())
     assert info["status"] == "failed" and "No space left on device" in info["reason"]
+
+
+# ------------------------------------------------------- more kinds of data, more places
+
+
+def _bomb(path: Path, side: int = 30000) -> Path:
+    """A PNG whose header claims side × side pixels in a file of well under a megabyte."""
+    from PIL import Image
+
+    Image.new("1", (side, side)).save(path, optimize=True)
+    return path
+
+
+def _image_folder(root: Path) -> Path:
+    from PIL import Image
+
+    for name, shade in (("dark", 30), ("light", 220)):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            Image.new("L", (8, 8), shade + i).save(root / name / f"{i}.png")
+    return root
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, cli):
+    root = _image_folder(tmp_path / "images")
+    bomb = _bomb(root / "light" / "huge.png")
+    assert bomb.stat().st_size < 1_000_000
+    config = tmp_path / "images.yaml"
+    config.write_text(
+        f"data: {{dataset: image-folder, path: {root}, image_size: 8, channels: 1}}\n"
+        "model: {name: cnn}\ntrain: {epochs: 1}\n"
+    )
+    assert_user_error(
+        cli("run", config, "--runs-dir", tmp_path / "runs"),
+        "huge.png",
+        "30000×30000",
+        "data.max_image_pixels",
+    )
+    bomb.unlink()
+    run = cli("run", config, "--runs-dir", tmp_path / "runs", "-q", "--set", "evaluate.explain=0")
+    assert run.code == 0, run.err
+    folder = Path(run.last_line)
+    before = _fingerprint(folder)
+    _bomb(tmp_path / "new.png")
+    result = cli("predict", folder, tmp_path / "new.png", "-o", tmp_path / "p.csv")
+    assert_user_error(result, "new.png", "over the limit")
+    assert _fingerprint(folder) == before
+
+
+def test_a_wav_cut_mid_sample_is_named(tmp_path):
+    import wave
+
+    from deepworks.core.errors import DataError
+    from deepworks.modalities.audio.encoder import read_wav
+
+    path = tmp_path / "cut.wav"
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(16000)
+        f.writeframes(np.zeros(1600, dtype="<i2").tobytes())
+    data = path.read_bytes()
+    path.write_bytes(data[:-1])  # the last sample cut in half
+    with pytest.raises(DataError, match=r"cut\.wav: the file is cut off"):
+        read_wav(path, 16000)
+
+
+def test_an_unwritable_output_path_is_an_error(price_run, tmp_path, cli):
+    rows = tmp_path / "new.csv"
+    rows.write_text("size,weight,colour,kind\n10.0,5.0,red,big\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = cli("predict", price_run.path, rows, "-o", blocker / "out.csv")
+    assert_user_error(result, "cannot write", "out.csv", "-o")
+
+
+def test_a_language_model_on_too_few_texts_says_so(tmp_path, cli):
+    data = tmp_path / "two.csv"
+    data.write_text("text\nthe first text\nthe second text\n")
+    config = tmp_path / "lm.yaml"
+    config.write_text(
+        f"task: language-model\ndata: {{dataset: csv, path: {data}, text: text}}\n"
+        "model: {name: lstm}\n"
+    )
+    assert_user_error(cli("run", config, "--runs-dir", tmp_path / "runs"), "2 text(s)", "add")
+
+
+def test_forecasting_a_table_of_classes_says_the_task_does_not_fit(tmp_path, cli):
+    config = tmp_path / "iris-forecast.yaml"
+    config.write_text("task: forecast\ndata: {dataset: iris}\nmodel: {name: mlp}\n")
+    assert_user_error(
+        cli("run", config, "--runs-dir", tmp_path / "runs"),
+        "forecasting predicts numbers",
+        "setosa",
+    )
+
+
+def test_a_seed_out_of_range_is_a_config_error(tmp_path, cli):
+    config = tmp_path / "seed.yaml"
+    config.write_text("seed: 1.2e29\ndata: {dataset: iris}\nmodel: {name: mlp}\n")
+    assert_user_error(cli("run", config, "--runs-dir", tmp_path / "runs"), "`seed`")
+
+
+def test_a_typo_in_the_main_metric_is_caught_before_training(tmp_path, cli):
+    config = tmp_path / "typo.yaml"
+    config.write_text(
+        "data: {dataset: iris}\nmodel: {name: mlp}\nevaluate: {main_metric: accuracyy}\n"
+    )
+    result = cli("run", config, "--runs-dir", tmp_path / "runs")
+    assert_user_error(result, "accuracyy", "Did you mean `accuracy`?")
+    (folder,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert not (folder / "metrics.jsonl").exists()  # no epoch was trained
+
+
+def test_run_files_are_readable_by_others_and_killed_writes_leave_nothing(tmp_path):
+    import os
+    import stat
+
+    from deepworks.train.checkpoint import TEMP_PREFIX, remove_stale_temps
+
+    run = deepworks.run(tiny_config("iris", epochs=1), runs_dir=tmp_path / "runs", progress=False)
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("model.safetensors", "config.yaml", "run.json", "checkpoints/last.pt"):
+        mode = stat.S_IMODE((run.path / name).stat().st_mode)
+        assert mode == 0o666 & ~mask, (name, oct(mode))
+    stale = run.path / "checkpoints" / f"{TEMP_PREFIX}last.pt.x1y2"
+    stale.write_bytes(b"half a checkpoint")
+    remove_stale_temps(run.path)
+    assert not stale.exists() and (run.path / "checkpoints" / "last.pt").exists()

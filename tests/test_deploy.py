@@ -286,6 +286,9 @@ def test_server_refuses_requests_without_the_token(server):
     assert anonymous.status_code == 401
     wrong = httpx.get(f"{url}/metadata", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
+    for path in ("/openapi.json", "/docs"):  # the schema and its page are behind it too
+        assert httpx.get(f"{url}{path}").status_code == 401
+        assert client.get(path).status_code == 200  # the fixture's client carries the token
 
 
 # ------------------------------------------------------------------------- distillation

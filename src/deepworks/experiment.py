@@ -16,7 +16,7 @@ import torch
 from deepworks.analyses import Context, enabled_analyses
 from deepworks.catalog import load_config
 from deepworks.config import ExperimentConfig
-from deepworks.core.errors import DeepworksError, RunError
+from deepworks.core.errors import ConfigError, DeepworksError, RunError, did_you_mean
 from deepworks.data import DataBundle
 from deepworks.data.augment import augmented
 from deepworks.deploy.distill import distilled, load_teacher, teacher_row
@@ -27,7 +27,7 @@ from deepworks.runs.folder import RunFolder
 from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task, load_data
 from deepworks.train import distributed
-from deepworks.train.checkpoint import load_checkpoint, save_weights, write_json
+from deepworks.train.checkpoint import load_checkpoint, remove_stale_temps, save_weights, write_json
 from deepworks.train.trainer import CHECKPOINT, Callback, Trainer, make_loader
 
 
@@ -123,6 +123,7 @@ def resume(
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     with _writing(folder):
         if distributed.is_main():
+            remove_stale_temps(folder.path)  # halves of writes the kill interrupted
             # The epochs logged after the checkpoint will be trained again: drop them.
             checkpoint = folder.checkpoints / CHECKPOINT
             done = load_checkpoint(checkpoint)["state"]["history"] if started else []
@@ -161,6 +162,7 @@ def _train_and_evaluate(
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
     task = get_task(schema)
     ctx = Context(cfg, bundle, task, folder.path, main=distributed.is_main())
+    _check_main_metric(cfg.evaluate.main_metric, task)
     analyses = enabled_analyses(cfg)
     for analysis in analyses:  # what can fail before training fails now
         analysis.check(ctx)
@@ -217,6 +219,15 @@ def _train_and_evaluate(
     )
     write_report(folder.path)
     return load(folder.path)
+
+
+def _check_main_metric(name: str | None, task) -> None:
+    """A main metric that is a near miss of one of the task's metrics is a typo: said before
+    training. (Whole-split metrics are known only after it, where the name is checked again.)"""
+    known = {"loss", *task.metric_factories()}
+    hint = did_you_mean(name, known) if name and name not in known else ""
+    if hint:
+        raise ConfigError(f"evaluate.main_metric `{name}` is not a {task.name} metric.{hint}")
 
 
 def _now() -> str:

@@ -62,9 +62,16 @@ def _leaderboard_table(board: dict[str, Any]) -> Table:
 
 
 def _write_csv(frame: Any, output: Path, what: str) -> None:
-    """Write a result table; the path is the last line of stdout."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False)
+    """Write a result table whole (a temp file, then renamed); the path is the last line of
+    stdout. A place that cannot be written is the user's to fix."""
+    from deepworks.core.errors import DataError
+    from deepworks.train.checkpoint import write_text
+
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        write_text(output, frame.to_csv(index=False))
+    except OSError as exc:
+        raise DataError(f"cannot write {output} ({exc.strerror}); choose another -o path") from None
     _console().print(f"{what} written to", style="dim")
     print(output)
 

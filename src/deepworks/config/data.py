@@ -139,6 +139,12 @@ class DataConfig(_Section):
         None, description="Resize images to this size (an int for square, or [height, width])."
     )
     channels: Literal[1, 3] = Field(3, description="Image folder: 1 = grayscale, 3 = RGB.")
+    max_image_pixels: int = Field(
+        50_000_000,
+        gt=0,
+        description="The largest image (width × height) read from a file or a request; a larger "
+        "one is refused before it is decoded (a decompression bomb costs memory, not data).",
+    )
     limit: int | None = Field(
         None, gt=0, description="Use a stratified sample of this many examples (quick tries)."
     )

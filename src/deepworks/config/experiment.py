@@ -175,7 +175,7 @@ class ExperimentConfig(_Section):
     """A whole experiment: what data, which model, which task, how to train and evaluate."""
 
     name: str | None = Field(None, description="Part of the run id; default: dataset-model.")
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32, description="Seeds splits, weights and data order.")
     task: str = Field(
         "auto",
         description="A registered task (`deepworks tasks`), or `auto`: the data's natural one.",

@@ -128,6 +128,8 @@ def create_app(
         title=f"deepworks · {run.folder.id}",
         description=f"{run.schema.task} on {modality} data ({runtime})",
         lifespan=lifespan,
+        docs_url=None,  # served below, behind the token like everything but /health
+        openapi_url=None,
     )
 
     def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
@@ -135,6 +137,16 @@ def create_app(
             return
         if credentials is None or not secrets.compare_digest(credentials.credentials, token):
             raise HTTPException(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(authorized)])
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(authorized)])
+    async def docs():
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
     @app.exception_handler(DeepworksError)
     async def user_error(request: Request, exc: DeepworksError):

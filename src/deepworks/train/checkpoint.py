@@ -18,17 +18,34 @@ import torch
 from safetensors.torch import save_model
 from torch import nn
 
+TEMP_PREFIX = ".tmp-"  # what a write killed halfway leaves; `remove_stale_temps` clears it
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        # mkstemp makes the file 0600; a run's files are as readable as the umask lets any
+        # file be, so a service account can read a run another user trained
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Delete the temporary files of writes that a kill interrupted (never a finished file)."""
+    for stale in folder.rglob(f"{TEMP_PREFIX}*"):
+        stale.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> None:

@@ -49,6 +49,11 @@ def read_wav(path: Path, sample_rate: int) -> np.ndarray:
         )
     if width != 2:
         raise DataError(f"{path}: {8 * width}-bit samples; deepworks reads 16-bit PCM WAVs")
+    if len(frames) % 2:
+        raise DataError(
+            f"{path}: the file is cut off in the middle of a sample (truncated); re-export it, "
+            f"e.g. `ffmpeg -i {path.name} -ar {sample_rate} -ac 1 out.wav`"
+        )
     samples = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768
     if samples.size == 0:
         raise DataError(f"{path}: the file holds no audio")

@@ -21,6 +21,9 @@ from deepworks.data.encoders import register_encoder
 from deepworks.data.folders import batched, file_paths
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+# deepworks checks every image's size against its own, configurable limit before decoding
+# (`data.max_image_pixels`); Pillow's fixed limit would otherwise decide first.
+Image.MAX_IMAGE_PIXELS = None
 
 
 @register_encoder("image")
@@ -34,20 +37,34 @@ class ImageEncoder(Encoder):
     channels: int
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
+    max_pixels: int = 50_000_000  # larger images are refused before decoding
     kind: str = "image"
 
-    def read(self, path: Path) -> torch.Tensor:
+    def read(self, path: Path | io.BytesIO) -> torch.Tensor:
+        name = path if isinstance(path, Path) else "the image"
         try:
             with Image.open(path) as img:
+                self.check_size(img, name)
                 img = img.convert("L" if self.channels == 1 else "RGB")
                 img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
                 array = np.asarray(img, dtype=np.float32) / 255.0
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DataError(
-                f"{path}: not a readable image ({exc}). Replace or remove the file."
+                f"{name}: not a readable image ({exc}). Replace or remove it."
             ) from None
+        except Image.DecompressionBombError as exc:
+            raise DataError(f"{name}: refused before decoding ({exc})") from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(array))
+
+    def check_size(self, img: Image.Image, name: object) -> None:
+        """Refuse an image larger than ``max_pixels`` from its header, before decoding it."""
+        if img.width * img.height > self.max_pixels:
+            raise DataError(
+                f"{name}: {img.width}×{img.height} pixels is over the limit of "
+                f"{self.max_pixels:,} (`data.max_image_pixels`); shrink the image, or raise the "
+                "limit if it is genuine"
+            )
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if not self.mean:

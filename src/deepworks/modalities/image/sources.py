@@ -68,14 +68,18 @@ def image_folder(cfg: DataConfig) -> Source:
 
     root = need_path(cfg, "image folder (one subfolder per class)")
     paths, labels, classes = class_folders(root, IMAGE_SUFFIXES, "images", order=str)
+    limits = ImageEncoder((1, 1), cfg.channels, max_pixels=cfg.max_image_pixels)
     for path in paths:  # fail now, naming the file, rather than mid-epoch
         try:
             with Image.open(path) as img:
+                limits.check_size(img, path)
                 img.verify()
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DataError(
                 f"{path}: not a readable image ({exc}). Replace or remove it."
             ) from None
+        except Image.DecompressionBombError as exc:
+            raise DataError(f"{path}: refused before decoding ({exc})") from None
     if cfg.image_size is None:
         raise DataError(f"{root}: set `data.image_size` (e.g. 64) to resize the images to")
     size = (cfg.image_size, cfg.image_size) if isinstance(cfg.image_size, int) else cfg.image_size
@@ -92,7 +96,9 @@ def image_bundle(src: Source, task: str, cfg: DataConfig, seed: int) -> DataBund
 def _image_array_bundle(src: ImageArraySource, cfg: DataConfig, seed: int) -> DataBundle:
     train, valid, test = split_indices(len(src.images), src.labels, cfg, seed, src.origin)
     x_all = torch.from_numpy(src.images)
-    encoder = ImageEncoder(size=tuple(x_all.shape[2:]), channels=x_all.shape[1])
+    encoder = ImageEncoder(
+        size=tuple(x_all.shape[2:]), channels=x_all.shape[1], max_pixels=cfg.max_image_pixels
+    )
     encoder.fit_stats(x_all[train])
     x_all = encoder.normalize(x_all)
     y_all = torch.from_numpy(src.labels.astype(np.int64))
@@ -111,7 +117,7 @@ def _image_array_bundle(src: ImageArraySource, cfg: DataConfig, seed: int) -> Da
 
 def _image_file_bundle(src: ImageFileSource, cfg: DataConfig, seed: int) -> DataBundle:
     train, valid, test = split_indices(len(src.paths), src.labels, cfg, seed, src.origin)
-    encoder = ImageEncoder(size=src.size, channels=src.channels)
+    encoder = ImageEncoder(size=src.size, channels=src.channels, max_pixels=cfg.max_image_pixels)
     rng = np.random.default_rng(seed)
     sample = rng.choice(train, size=min(len(train), _STATS_SAMPLE), replace=False)
     encoder.fit_stats(torch.stack([encoder.read(src.paths[i]) for i in sample]))

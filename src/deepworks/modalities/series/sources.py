@@ -23,7 +23,7 @@ from deepworks.data.bundle import DataBundle, assemble, register_builder
 from deepworks.data.datasets import TensorData
 from deepworks.data.sources import Source, TableSource, reads_tables, register_dataset
 from deepworks.data.splits import encode_labels, split_indices
-from deepworks.data.tables import need_target
+from deepworks.data.tables import looks_numeric, need_target
 from deepworks.modalities.series.encoder import SeriesEncoder, SeriesSetEncoder
 
 
@@ -65,6 +65,12 @@ def sunspots(cfg: DataConfig):
 
 @register_builder("table", "forecast")
 def series_bundle(src: Any, task: str, cfg: DataConfig, seed: int) -> DataBundle:
+    if not looks_numeric(src.frame[src.target]):
+        example = src.frame[src.target].dropna().iloc[0]
+        raise DataError(
+            f"{src.origin}: forecasting predicts numbers over time, but target `{src.target}` "
+            f"holds labels such as {example!r}; for a table of classes, drop `task: forecast`"
+        )
     s = cfg.series
     season = s.season or src.season or 1
     if s.window < season:

@@ -121,14 +121,22 @@ def language_model_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int
     order = np.arange(len(texts))
     if cfg.limit and cfg.limit < len(order):
         order = np.random.default_rng(seed).choice(order, cfg.limit, replace=False)
-    if src.test_frame is not None:
-        test_texts = check_texts(src.test_frame[src.text], src.origin, src.text)
-        train_idx, valid_idx = train_test_split(order, test_size=cfg.split.valid, random_state=seed)
-    else:
-        rest, test_idx = train_test_split(order, test_size=cfg.split.test, random_state=seed)
-        share = cfg.split.valid / (1 - cfg.split.test)
-        train_idx, valid_idx = train_test_split(rest, test_size=share, random_state=seed + 1)
-        test_texts = [texts[i] for i in test_idx]
+    try:
+        if src.test_frame is not None:
+            test_texts = check_texts(src.test_frame[src.text], src.origin, src.text)
+            train_idx, valid_idx = train_test_split(
+                order, test_size=cfg.split.valid, random_state=seed
+            )
+        else:
+            rest, test_idx = train_test_split(order, test_size=cfg.split.test, random_state=seed)
+            share = cfg.split.valid / (1 - cfg.split.test)
+            train_idx, valid_idx = train_test_split(rest, test_size=share, random_state=seed + 1)
+            test_texts = [texts[i] for i in test_idx]
+    except ValueError as exc:  # too few texts for three splits
+        raise DataError(
+            f"{src.origin}: cannot split {len(order)} text(s) into train, valid and test "
+            f"({exc}). A language model needs more texts: add some, or lower `data.split`."
+        ) from None
     parts = [[texts[i] for i in train_idx], [texts[i] for i in valid_idx], test_texts]
     encoder = TextEncoder.fit(parts[0], cfg.tokenizer, src.text, specials=(EOS,))
     stream_counts = np.zeros(encoder.vocab_size, dtype=np.int64)
