@@ -347,3 +347,29 @@ def test_run_files_are_readable_by_others_and_killed_writes_leave_nothing(tmp_pa
     stale.write_bytes(b"half a checkpoint")
     remove_stale_temps(run.path)
     assert not stale.exists() and (run.path / "checkpoints" / "last.pt").exists()
+
+
+def test_an_export_killed_halfway_leaves_the_previous_one_whole_and_servable(
+    price_run, monkeypatch
+):
+    from deepworks.deploy import build_card
+    from deepworks.deploy.export import FORMATS
+    from deepworks.deploy.server import load_for_serving
+
+    build_card(price_run, ["onnx"], False, None, 1)
+    onnx = price_run.path / "export" / "model.onnx"
+    before = onnx.read_bytes()
+
+    def killed_midway(model, example, path):
+        path.write_bytes(b"\x08\x01")  # the start of a file, then the process dies
+        raise Killed
+
+    entry = FORMATS.entry("onnx")
+    monkeypatch.setattr(entry.obj, "export", killed_midway)
+    with pytest.raises(Killed):
+        build_card(price_run, ["onnx"], False, None, 1)
+    assert onnx.read_bytes() == before  # the previous export, whole
+    assert not list(onnx.parent.glob(".tmp-*"))  # and no half-written file beside it
+    served, runtime = load_for_serving(price_run.path, price_run.path.parent)
+    rows = pd.DataFrame([{"size": 10.0, "weight": 5.0, "colour": "red", "kind": "big"}])
+    assert "onnxruntime" in runtime and len(served.predict(rows)) == 1

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_model
 from torch import nn
 
 from deepworks.data.datasets import first_rows
@@ -29,7 +28,7 @@ from deepworks.deploy.export import (
 )
 from deepworks.metrics.evaluator import evaluate, scalars
 from deepworks.runtime import machine
-from deepworks.train.checkpoint import write_json
+from deepworks.train.checkpoint import save_weights, write_json
 from deepworks.train.trainer import make_loader
 
 LATENCY_RUNS, WARMUP, THROUGHPUT_RUNS, BATCH = 200, 20, 20, 64
@@ -131,7 +130,7 @@ def _build_card(
     if prune:
         thin, zeros = pruned(model, prune)
         path = folder / "model.pruned.safetensors"
-        save_model(thin, str(path))
+        save_weights(path, thin)
         rows.append(
             row(
                 f"pytorch pruned {prune:.0%}",

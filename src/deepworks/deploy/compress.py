@@ -16,6 +16,8 @@ from pathlib import Path
 from torch import nn
 from torch.nn.utils import prune
 
+from deepworks.train.checkpoint import atomic_write
+
 # Layers whose weights pruning may zero.
 PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.LSTM, nn.GRU, nn.RNN, nn.Embedding)
 
@@ -24,7 +26,9 @@ def quantize_int8(source: Path, target: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger("root").setLevel(logging.ERROR)  # the quantizer's advice on preprocessing
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    atomic_write(
+        target, lambda part: quantize_dynamic(str(source), str(part), weight_type=QuantType.QInt8)
+    )
     return target
 
 

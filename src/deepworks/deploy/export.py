@@ -20,6 +20,7 @@ from torch import nn
 
 from deepworks.core.errors import ConfigError, RunError
 from deepworks.core.registry import Registry
+from deepworks.train.checkpoint import atomic_write
 
 # Real test inputs the parity check compares on.
 PARITY_ROWS = 64
@@ -166,8 +167,9 @@ def export_network(
     sizes); returns the file, its size and the largest absolute difference."""
     entry = FORMATS.get(fmt)
     model = model.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entry.export(model, export_example(x), path)
+    example = export_example(x)
+    # whole or not at all: a kill mid-export leaves the previous file, which still serves
+    atomic_write(path, lambda part: entry.export(model, example, part))
     exported = ExportedModel(path, fmt, threads)
     parity = 0.0
     for batch in (x, x[:1]):  # the batch dimension is free

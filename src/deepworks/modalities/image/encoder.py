@@ -3,6 +3,7 @@ statistics of the training images."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,21 +42,30 @@ class ImageEncoder(Encoder):
     kind: str = "image"
 
     def read(self, path: Path | io.BytesIO) -> torch.Tensor:
+        with self.opened(path) as img:
+            img = img.convert("L" if self.channels == 1 else "RGB")
+            img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
+            array = np.asarray(img, dtype=np.float32) / 255.0
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+    @contextlib.contextmanager
+    def opened(self, path: Path | io.BytesIO) -> Iterator[Image.Image]:
+        """The image in ``path`` (a file, or an upload's bytes), its size checked from the
+        header; every way it can fail is one DataError naming it."""
         name = path if isinstance(path, Path) else "the image"
         try:
             with Image.open(path) as img:
                 self.check_size(img, name)
-                img = img.convert("L" if self.channels == 1 else "RGB")
-                img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-                array = np.asarray(img, dtype=np.float32) / 255.0
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(
-                f"{name}: not a readable image ({exc}). Replace or remove it."
-            ) from None
+                yield img
+        except DataError:
+            raise
         except Image.DecompressionBombError as exc:
             raise DataError(f"{name}: refused before decoding ({exc})") from None
-        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(array))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(
+                f"{name}: not a readable image ({exc}). Replace or remove the file."
+            ) from None
 
     def check_size(self, img: Image.Image, name: object) -> None:
         """Refuse an image larger than ``max_pixels`` from its header, before decoding it."""
