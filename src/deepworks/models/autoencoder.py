@@ -114,19 +114,23 @@ class ConvAutoencoder(Model):
         )
 
 
-UNSUPERVISED = ("autoencoder", "anomaly")
+AUTOENCODER_TASKS = ("autoencoder", "anomaly")
 register_model(
-    "autoencoder", AutoencoderParams, ("table", "image"), "dense autoencoder", tasks=UNSUPERVISED
+    "autoencoder",
+    AutoencoderParams,
+    ("table", "image"),
+    "dense autoencoder",
+    tasks=AUTOENCODER_TASKS,
 )(lambda s, p: DenseAutoencoder(s.input_shape, p, p.latent))
 register_model(
-    "vae", AutoencoderParams, ("table", "image"), "variational autoencoder", tasks=UNSUPERVISED
+    "vae", AutoencoderParams, ("table", "image"), "variational autoencoder", tasks=AUTOENCODER_TASKS
 )(lambda s, p: VAE(s.input_shape, p))
 register_model(
     "conv-autoencoder",
     ConvAutoencoderParams,
     ("image",),
     "convolutional autoencoder",
-    tasks=UNSUPERVISED,
+    tasks=AUTOENCODER_TASKS,
 )(lambda s, p: ConvAutoencoder(s.input_shape, p))
 
 
