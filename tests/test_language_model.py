@@ -122,3 +122,20 @@ def test_a_language_model_of_a_table_says_to_name_the_text_column(tmp_path):
             runs_dir=tmp_path,
             progress=False,
         )
+
+
+def test_a_run_saved_before_the_schema_said_outputs_still_loads(char_lm, tmp_path):
+    import json
+    import shutil
+
+    old = tmp_path / char_lm.path.name
+    shutil.copytree(char_lm.path, old)
+    spec = json.loads((old / "model.json").read_text())
+    for key in ("outputs", "per_position"):  # as an older deepworks wrote it
+        del spec["schema"][key]
+    (old / "model.json").write_text(json.dumps(spec))
+    reloaded = deepworks.load(old)
+    assert reloaded.schema.n_outputs == char_lm.schema.n_outputs
+    assert reloaded.generate("this tea ", length=20, seed=1) == char_lm.generate(
+        "this tea ", length=20, seed=1
+    )

@@ -63,6 +63,12 @@ class Task:
     data_hint: ClassVar[str] = ""
 
     @classmethod
+    def upgrade_schema(cls, schema: Schema) -> Schema:
+        """A schema saved by an older deepworks, brought up to date when a run is loaded
+        (fields added since default to what this task meant then); as it is by default."""
+        return schema
+
+    @classmethod
     def adapt_data(cls, bundle: Any, cfg: Any) -> Any:
         """The DataBundle built as `reads_data_as` says, made this task's (an anomaly task
         relabels it); by default it only takes this task's name."""

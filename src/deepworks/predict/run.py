@@ -22,7 +22,7 @@ import deepworks.modalities
 import deepworks.tasks  # noqa: F401  (registers the tasks)
 from deepworks.core.errors import DataError, RunError
 from deepworks.core.schema import Schema
-from deepworks.core.task import Task, get_task
+from deepworks.core.task import TASKS, Task, get_task
 from deepworks.data.encoders import encoder_from_dict
 from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
@@ -137,6 +137,7 @@ def load(run_ref: str | Path, runs_dir: str | Path = "runs") -> Run:
             f"resume it with `deepworks resume {folder.id}`"
         )
     schema = Schema.from_dict(spec["schema"])
+    schema = TASKS.get(schema.task).upgrade_schema(schema)  # a run saved by an older version
     model = build_model(spec["model"], spec["params"], schema, pretrained=False)
     load_model(model, str(folder.weights))
     return Run(folder, model, schema)

@@ -52,6 +52,14 @@ class LanguageModel(Task):
     lower_is_better = frozenset({"loss", "perplexity", "unigram_perplexity"})
     epoch_metrics = frozenset({"perplexity", "accuracy"})
 
+    @classmethod
+    def upgrade_schema(cls, schema):
+        """Runs saved before the schema said `outputs` and `per_position`: a score for every
+        token of the vocabulary, at every position."""
+        if schema.outputs is None:
+            schema.outputs, schema.per_position = len(schema.encoder["vocab"]), True
+        return schema
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
