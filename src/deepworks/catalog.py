@@ -36,8 +36,11 @@ def load_config(
 ) -> config.ExperimentConfig:
     """Read and validate an experiment, every registered name included.
 
-    >>> load_config({"data": {"dataset": "iris"}, "model": {"name": "mlpp"}})
-    Traceback (most recent call last):
-    deepworks.core.errors.ConfigError: invalid config (dict): `model`: unknown model `mlpp`. ...
+    >>> from deepworks.core.errors import ConfigError
+    >>> try:
+    ...     load_config({"data": {"dataset": "iris"}, "model": {"name": "mlpp"}})
+    ... except ConfigError as exc:
+    ...     print(str(exc)[:73])
+    invalid config (dict): `model`: unknown model `mlpp`. Did you mean `mlp`?
     """
     return config.load_config(source, overrides, registries=registry)

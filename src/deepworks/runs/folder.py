@@ -78,13 +78,14 @@ class RunFolder:
         runs_dir = Path(runs_dir)
         known = sorted(p for p in runs_dir.glob("*") if (p / "run.json").is_file())
         matches = [p for p in known if p.name.startswith(str(ref))]
+        names = {} if matches else {p: cls(p).name for p in known}  # read once, when needed
         if not matches:  # a run's name: its newest run (ids start with their timestamp)
-            matches = [p for p in known if cls(p).name == str(ref)][-1:]
+            matches = [p for p in known if names[p] == str(ref)][-1:]
         if len(matches) > 1:
             names = ", ".join(p.name for p in matches[:5])
             raise RunError(f"`{ref}` matches several runs ({names}); give more of the id")
         if not matches:
-            choices = [p.name for p in known] + sorted({cls(p).name for p in known})
+            choices = [p.name for p in known] + sorted(set(names.values()))
             hint = did_you_mean(str(ref), choices)
             raise RunError(
                 f"no run `{ref}` (not a run folder, nor a run id or name in {runs_dir}).{hint} "
