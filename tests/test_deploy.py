@@ -199,7 +199,9 @@ def server(tmp_path_factory):
     exe = Path(sys.executable).with_name("deepworks")
     env = {**os.environ, "DEEPWORKS_TOKEN": "s3cret"}
     args = [str(exe), "serve", str(run.path), "--port", str(port), "--max-bytes", "20000"]
-    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    args += ["--header-timeout", "2", "--body-timeout", "2"]
+    log = (runs / "server.log").open("w")
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -209,7 +211,7 @@ def server(tmp_path_factory):
             time.sleep(0.1)
     else:
         process.kill()
-        pytest.fail(process.stdout.read().decode())
+        pytest.fail((runs / "server.log").read_text())
     from deepworks.catalog import load_config
     from deepworks.tasks import load_data
 
@@ -220,6 +222,7 @@ def server(tmp_path_factory):
     client.close()
     process.terminate()
     process.wait(10)
+    log.close()
 
 
 def test_server_predicts_as_the_run_does(server):
@@ -276,6 +279,47 @@ def test_server_answers_bad_requests_with_4xx(server):
             )
         )
     assert codes.count(422) == 1 and codes.count(200) == 14
+
+
+def test_client_mistakes_are_one_log_line_each_never_a_traceback(server):
+    client, run, rows, _ = server
+    log = run.path.parent / "server.log"
+    row = rows.iloc[0].to_dict()
+    for bad in ({**row, "mean radius": "huge"}, {**row, "mean area": 1e308}, {"x": 1}):
+        assert client.post("/predict", json=bad).status_code == 422
+    assert httpx.post(f"{client.base_url}/predict", json=row).status_code == 401
+    time.sleep(0.2)  # the server's log lines are written as the answers go out
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert sum("'huge'" in line for line in text.splitlines()) == 1
+    assert sum("`mean area` row 1 holds 1e+308" in line for line in text.splitlines()) == 1
+    assert any("→ 401" in line for line in text.splitlines())
+
+
+def _raw_exchange(server, request: bytes) -> bytes:
+    """Send ``request`` and stop; what the server answers before it closes (b"" if nothing).
+    A server that waited forever would leave the socket's own 20 s timeout to fail the test."""
+    client, *_ = server
+    with socket.create_connection((client.base_url.host, client.base_url.port)) as s:
+        s.settimeout(20)
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+        return answer
+
+
+def test_a_client_too_slow_with_its_headers_is_cut_off(server):
+    half = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: app"  # and nothing more
+    assert _raw_exchange(server, half) == b""
+
+
+def test_a_client_too_slow_with_its_body_gets_408(server):
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
+    head += b"Content-Type: application/json\r\nContent-Length: 50\r\n\r\n"
+    answer = _raw_exchange(server, head + b'{"mean')
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"did not arrive within 2 s" in answer
 
 
 def test_server_refuses_requests_without_the_token(server):

@@ -6,6 +6,7 @@ The CLI and the Python API both come here; neither holds logic of its own.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +69,7 @@ def run(
     set_threads(cfg.train.threads if threads is None else threads)
     distributed.init_from_env(cfg.train.device)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
+    _check_main_metric(cfg.evaluate.main_metric, get_task(bundle.schema))
     if not distributed.is_main():  # rank 0 makes the folder; the others train into it
         folder = RunFolder(distributed.broadcast(None))
         return _failing_cleanly(folder, cfg, bundle, resume=False, progress=False)
@@ -147,7 +149,14 @@ def _failing_cleanly(folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundl
         if distributed.is_main():
             user = isinstance(exc, DeepworksError)
             reason = str(exc) if user else f"{type(exc).__name__}: {exc}"
-            folder.update_info(status="failed", finished=_now(), reason=reason)
+            with contextlib.suppress(OSError):  # a disk too full for even this: `running`
+                folder.update_info(status="failed", finished=_now(), reason=reason)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RunError(
+                f"the disk under {folder.path} is full ({exc.strerror}); the run is marked "
+                f"failed and keeps its last checkpoint: free some space, then `deepworks "
+                f"resume {folder.id}`"
+            ) from None
         raise
 
 
@@ -162,7 +171,6 @@ def _train_and_evaluate(
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
     task = get_task(schema)
     ctx = Context(cfg, bundle, task, folder.path, main=distributed.is_main())
-    _check_main_metric(cfg.evaluate.main_metric, task)
     analyses = enabled_analyses(cfg)
     for analysis in analyses:  # what can fail before training fails now
         analysis.check(ctx)
@@ -196,6 +204,8 @@ def _train_and_evaluate(
         for split, data in (("valid", bundle.valid), ("test", bundle.test))
     }
     for split, values in task.final_metrics(model, bundle, cfg.seed).items():
+        undeclared = set(values) - task.metric_names()
+        assert not undeclared, f"{task.name}.final_metric_names lacks {undeclared}"
         metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
     task.plots(model, bundle, folder.path, metrics)  # its own figures (confusion, embedding)
     write_json(folder.metrics_json, metrics)
@@ -209,7 +219,6 @@ def _train_and_evaluate(
             f"evaluate.main_metric `{main}` is not one of {sorted(scalars(metrics['test']))}"
         )
     folder.update_info(
-        status="completed",
         finished=_now(),
         metric=main,
         value=metrics["test"][main],
@@ -217,16 +226,17 @@ def _train_and_evaluate(
         best_epoch=state.best_epoch,
         stopped_early=state.stopped_early,
     )
-    write_report(folder.path)
+    write_report(folder.path, status="completed")
+    folder.update_info(status="completed")  # last: every file is whole by now
     return load(folder.path)
 
 
 def _check_main_metric(name: str | None, task) -> None:
-    """A main metric that is a near miss of one of the task's metrics is a typo: said before
-    training. (Whole-split metrics are known only after it, where the name is checked again.)"""
-    known = {"loss", *task.metric_factories()}
-    hint = did_you_mean(name, known) if name and name not in known else ""
-    if hint:
+    """`evaluate.main_metric` must be one of the metrics the task reports: said before
+    training, with the near miss if there is one."""
+    known = task.metric_names()
+    if name and name not in known:
+        hint = did_you_mean(name, known) or f" Its metrics: {', '.join(sorted(known))}."
         raise ConfigError(f"evaluate.main_metric `{name}` is not a {task.name} metric.{hint}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -23,15 +24,36 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    try:  # typer >= 0.20 carries its own copy of click
+        from typer._click import exceptions as usage
+    except ImportError:  # pragma: no cover
+        from click import exceptions as usage
+
     err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def fail(message: str, code: int) -> None:
+        err.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True)
+        sys.exit(code)
+
     try:
-        app()  # usage errors are typer's: a message and exit code 2
+        code = app(standalone_mode=False)  # usage errors come back here, said as ours are
     except DeepworksError as exc:
-        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True)
-        sys.exit(exc.exit_code)
+        fail(str(exc), exc.exit_code)
+    except usage.NoArgsIsHelpError:  # `deepworks` alone: its help, printed already
+        code = 0
+    except usage.UsageError as exc:  # an unknown option, a value of the wrong type
+        command = exc.ctx.command_path if exc.ctx else "deepworks"
+        fail(f"{exc.format_message()} (see `{command} --help`)", 2)
+    except usage.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        code = 130
     except KeyboardInterrupt:
+        code = 130
+    if code == 130:
         err.print("interrupted; a run can continue with `deepworks resume RUN`")
-        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

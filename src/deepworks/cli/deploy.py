@@ -100,11 +100,31 @@ def serve(
     ] = 64,
     runs_dir: RunsDir = Path("runs"),
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for inference.")] = 1,
+    header_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send its request headers.")
+    ] = 10.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds a client has to send its request body.")
+    ] = 30.0,
 ) -> None:
     """Serve a run over HTTP: POST /predict, /predict/batch; GET /health, /metadata, /docs."""
-    from deepworks.core.errors import require
+    from deepworks.core.errors import ConfigError, require
 
     require("fastapi", "deploy", "deepworks serve")
     from deepworks.deploy.server import serve as serve_run
 
-    serve_run(run_id, runs_dir, host, port, token, max_bytes, max_batch, threads)
+    for option, value in (("--header-timeout", header_timeout), ("--body-timeout", body_timeout)):
+        if not value > 0:
+            raise ConfigError(f"{option} {value:g}: give a positive number of seconds")
+    serve_run(
+        run_id,
+        runs_dir,
+        host,
+        port,
+        token,
+        max_bytes,
+        max_batch,
+        threads,
+        header_timeout,
+        body_timeout,
+    )

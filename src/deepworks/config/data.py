@@ -145,6 +145,15 @@ class DataConfig(_Section):
         description="The largest image (width × height) read from a file or a request; a larger "
         "one is refused before it is decoded (a decompression bomb costs memory, not data).",
     )
+    max_text_chars: int = Field(
+        100_000, gt=0, description="The longest text read from a file or a request (characters)."
+    )
+    max_clip_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="The longest audio clip read from a file or a request; a "
+        "longer one is refused from its header, before its samples are read.",
+    )
     limit: int | None = Field(
         None, gt=0, description="Use a stratified sample of this many examples (quick tries)."
     )

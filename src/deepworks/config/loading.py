@@ -61,8 +61,7 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
                 else (f" (got {got!r})")
             )
             lines.append(f"`{where}`: {msg}{shown}.".replace("..", "."))
-    head = f"invalid config {source}: " if len(lines) == 1 else f"invalid config {source}:\n  "
-    return head + "\n  ".join(lines)
+    return f"invalid config {source}: " + " ".join(lines)  # one line, however many problems
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -113,9 +112,14 @@ def load_config(
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"config file {path} is not valid YAML{at}: {exc}") from None
+            problem = " ".join(str(getattr(exc, "problem", "") or exc).split())
+            raise ConfigError(f"config file {path} is not valid YAML{at}: {problem}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"config file {path} is not UTF-8 text") from None
+        if raw is None:
+            raise ConfigError(
+                f"config file {path} is empty; see examples/ for a config to start from"
+            )
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {path} must be a YAML mapping (key: value lines)")
     raw = apply_overrides(raw, overrides or [])

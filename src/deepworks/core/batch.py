@@ -71,3 +71,26 @@ class Batch:
             return value
         x, y = value
         return cls(x, y)
+
+
+def concat(parts: list[Payload]) -> Payload:
+    """Batches of the same structure joined along the first dimension (tensors concatenated,
+    dicts key by key, lists extended)."""
+    first = parts[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat(parts)
+    if isinstance(first, dict):
+        return {k: concat([p[k] for p in parts]) for k in first}
+    if isinstance(first, list | tuple):
+        return type(first)(v for p in parts for v in p)
+    raise TypeError(f"cannot join batches of {type(first).__name__}")
+
+
+def shape_key(value: Payload) -> Any:
+    """What must match for two batches to be joined: every tensor's shape past the first
+    dimension, and its dtype."""
+    if isinstance(value, torch.Tensor):
+        return (tuple(value.shape[1:]), value.dtype)
+    if isinstance(value, dict):
+        return tuple((k, shape_key(v)) for k, v in value.items())
+    return type(value).__name__

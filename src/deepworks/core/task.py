@@ -43,6 +43,8 @@ TAGS = {
 class Task:
     name: ClassVar[str] = ""
     main_metric: ClassVar[str] = "loss"
+    # What ``final_metrics`` may add, so `evaluate.main_metric` is checked before training.
+    final_metric_names: ClassVar[tuple[str, ...]] = ()
     automatic_optimization: ClassVar[bool] = True
     # Metrics where lower is better; every other metric is maximized.
     lower_is_better: frozenset[str] = frozenset({"loss"})
@@ -118,6 +120,10 @@ class Task:
 
         chosen = {k: m for k, m in self.metric_factories().items() if names is None or k in names}
         return MetricCollection({k: make() for k, make in chosen.items()}, compute_groups=False)
+
+    def metric_names(self) -> set[str]:
+        """Every metric a run of this task reports: per epoch, and over whole splits."""
+        return {"loss", *self.metric_factories(), *self.final_metric_names}
 
     def metric_factories(self) -> dict[str, Callable[[], Any]]:
         raise NotImplementedError(f"task `{self.name}` defines no metrics")

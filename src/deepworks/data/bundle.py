@@ -23,7 +23,7 @@ from deepworks.core.task import TASKS, has_tag
 from deepworks.data.datasets import TensorData
 from deepworks.data.sources import DATASETS, Source
 from deepworks.data.splits import encode_labels
-from deepworks.data.tables import numeric_column
+from deepworks.data.tables import numeric_column, row_number
 
 # A target column with at most this many distinct integer values is read as class labels.
 _MAX_INTEGER_CLASSES = 20
@@ -71,10 +71,25 @@ def infer_task(source: Source, cfg: DataConfig, requested: str) -> str:
         return natural
     y = source.frame[source.target]
     if y.dtype == object or y.dtype == bool or str(y.dtype) in {"string", "category", "str"}:
+        _refuse_stray_text(y, source)
         return "classification"
     values = y.dropna()
     is_int = np.allclose(values, np.round(values))
     return "classification" if is_int and values.nunique() <= _MAX_INTEGER_CLASSES else "regression"
+
+
+def _refuse_stray_text(y: pd.Series, source: Source) -> None:
+    """A target of numbers with a few words among them is a numeric column with typos, not
+    classes: say where, rather than guess classification from the typos."""
+    filled = y.dropna()
+    numbers = pd.to_numeric(filled, errors="coerce")
+    if len(filled) and numbers.isna().any() and numbers.notna().mean() >= 0.9:
+        row = numbers.index[numbers.isna()][0]
+        raise DataError(
+            f"{source.origin}: target `{source.target}` holds numbers but row {row_number(row)} "
+            f"holds {filled[row]!r}. Fix the value, or set `task: classification` if these "
+            "are labels."
+        )
 
 
 def build_bundle(source: Source, task: str, cfg: DataConfig, seed: int) -> DataBundle:
@@ -132,11 +147,13 @@ def targets(
 def targets_for(schema: Schema, values: np.ndarray, origin: str) -> torch.Tensor:
     """Labels read from a new labelled file as the run's targets: class indices (a label not
     seen in training is an error naming it), or numbers."""
-    if not schema.classes:
-        try:
-            return torch.as_tensor(np.asarray(values, dtype=np.float32))
-        except ValueError:
-            raise DataError(f"{origin}: target `{schema.target}` must hold numbers") from None
+    if not schema.classes:  # numbers, finite: an inf target would make every error inf
+        column = pd.DataFrame({schema.target: values})
+        numbers = numeric_column(column, schema.target, origin).to_numpy(np.float32)
+        if np.isnan(numbers).any():
+            row = row_number(int(np.flatnonzero(np.isnan(numbers))[0]))
+            raise DataError(f"{origin}: target `{schema.target}` is empty in row {row}")
+        return torch.as_tensor(numbers)
     lookup = {c: i for i, c in enumerate(schema.classes)}
     unknown = sorted({str(v) for v in values} - set(lookup))
     if unknown:

@@ -41,7 +41,8 @@ def split_indices(
             )
     except ValueError as exc:
         raise DataError(
-            f"{origin}: cannot split {len(index)} examples into train/valid/test ({exc}). "
+            f"{origin}: cannot split {len(index)} examples into train/valid/test "
+            f"({_short(exc)}). "
             "Add data, lower `data.split` fractions, or merge rare classes."
         ) from None
     return np.sort(train), np.sort(valid), np.sort(test)
@@ -67,7 +68,7 @@ def split_keeping_test(
             stratify=None if labels is None else labels[pool],
         )
     except ValueError as exc:
-        raise DataError(f"{origin}: cannot split the training set ({exc})") from None
+        raise DataError(f"{origin}: cannot split the training set ({_short(exc)})") from None
     return np.sort(train), np.sort(valid)
 
 
@@ -85,3 +86,9 @@ def natural_key(text: str):
         return (0, float(text), "")
     except ValueError:
         return (1, 0.0, text)
+
+
+def _short(exc: Exception, limit: int = 200) -> str:
+    """scikit-learn's reason on one line, without the arrays it sometimes lists."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -18,6 +18,9 @@ from deepworks.core.errors import DataError, did_you_mean, require
 _NUMERIC_SHARE = 0.8
 
 
+TABLE_SUFFIXES = {".csv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson"}
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; every way it can fail is a DataError naming the file."""
     if not path.exists():
@@ -26,13 +29,20 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} is a folder; expected a .csv or .parquet file")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty; expected a table with a header row")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(
+            f"{path}: deepworks reads tables from {', '.join(sorted(TABLE_SUFFIXES))} files; "
+            "save it as one of those (a spreadsheet: as CSV, UTF-8)"
+        )
     try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
+        if suffix in {".parquet", ".pq"}:
             require("pyarrow", "parquet", "reading Parquet files")
             frame = pd.read_parquet(path)
-        elif path.suffix.lower() in {".jsonl", ".ndjson"}:
+        elif suffix in {".jsonl", ".ndjson"}:
             frame = pd.read_json(path, lines=True)
         else:
+            _refuse_duplicate_header(path)
             frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} has no columns; expected a table with a header row") from None
@@ -45,6 +55,22 @@ def read_table(path: Path) -> pd.DataFrame:
     if frame.empty:
         raise DataError(f"{path} has a header but no rows")
     return frame
+
+
+def _refuse_duplicate_header(path: Path) -> None:
+    """Two columns of one name: pandas would rename the second `name.1` without a word."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error):
+        return  # read_csv says what is wrong with it
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise DataError(f"{path}: two columns are named `{name}`; rename one")
+        seen.add(name)
 
 
 def need_path(cfg: DataConfig, what: str) -> Path:
@@ -92,7 +118,7 @@ def numeric_column(frame: pd.DataFrame, column: str, origin: str) -> pd.Series:
         if bad.any():
             first = series.index[bad.to_numpy()][0]  # the file's own row, not a split's position
             raise DataError(
-                f"{origin}: column `{column}` is numeric but row {_row(first)} holds "
+                f"{origin}: column `{column}` is numeric but row {row_number(first)} holds "
                 f"{series.loc[first]!r}. Fix the value, or leave the cell empty for a missing "
                 "value."
             )
@@ -100,13 +126,13 @@ def numeric_column(frame: pd.DataFrame, column: str, origin: str) -> pd.Series:
     if infinite.any():
         first = series.index[infinite][0]
         raise DataError(
-            f"{origin}: column `{column}` row {_row(first)} holds {series.loc[first]!r}, which "
-            "is infinite. Give a finite number, or leave the cell empty for a missing value."
+            f"{origin}: column `{column}` row {row_number(first)} holds {series.loc[first]!r}, "
+            "which is infinite. Give a finite number, or leave the cell empty for a missing value."
         )
     return parsed
 
 
-def _row(label: object) -> str:
+def row_number(label: object) -> str:
     """A 1-based data row number (the header is not counted) for a default RangeIndex."""
     return str(label + 1) if isinstance(label, int | np.integer) else repr(label)
 

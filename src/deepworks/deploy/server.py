@@ -4,15 +4,18 @@ Requests carry raw inputs as the data came (table rows as JSON, texts, image or 
 the run's own encoders and task turn them into predictions, exactly as ``Run.predict`` does.
 When the run has been exported (``deepworks export``), the network runs in onnxruntime.
 
-Concurrent requests are micro-batched: a worker takes what has queued (up to ``max_batch``
-inputs, waiting at most ``wait_ms`` for company) and predicts it in one call on a thread. A
-batch that fails is retried request by request, so one bad request never fails its neighbours.
+Each request is decoded and encoded on its own first, so a bad input is refused (422, one log
+line) before it meets anyone else's. Encoded requests then queue for the network: a worker
+takes what has gathered (up to ``max_batch`` inputs, waiting at most ``wait_ms`` for company)
+and runs it in one call. Slow clients are cut off: the request headers must arrive within
+``header_timeout`` seconds and the body within ``body_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -25,30 +28,39 @@ import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from deepworks.core.batch import Payload, concat, shape_key, size
 from deepworks.core.encoder import RequestFormat
 from deepworks.core.errors import DataError, DeepworksError
 from deepworks.metrics.evaluator import scalars
 
 TOKEN_ENV = "DEEPWORKS_TOKEN"
+log = logging.getLogger("deepworks.serve")
 
 
 @dataclass
 class Pending:
-    items: list[Any]
+    items: list[Any]  # one request's decoded inputs
     future: asyncio.Future = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
-class Batcher:
-    """Micro-batching: requests queue; one worker predicts what has gathered in one call."""
+Answer = list[dict] | BaseException  # a request's prediction records, or why it failed
 
-    def __init__(self, predict: Callable[[list[Any]], list[dict]], max_batch: int, wait_ms: float):
-        self.predict, self.max_batch, self.wait = predict, max_batch, wait_ms / 1e3
+
+class Batcher:
+    """Micro-batching: requests queue; one worker thread answers what has gathered with one
+    call of ``answer`` (a list of requests' items → one Answer per request)."""
+
+    def __init__(
+        self, answer: Callable[[list[list[Any]]], list[Answer]], max_batch: int, wait_ms: float
+    ):
+        self.answer, self.max_batch, self.wait = answer, max_batch, wait_ms / 1e3
         self.queue: asyncio.Queue[Pending] = asyncio.Queue()
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="predict")
-        self.batches = 0  # how many predict calls served the requests (metadata shows it)
+        self.batches = 0  # how many batches served the requests (metadata shows it)
         self.requests = 0
 
     async def submit(self, items: list[Any]) -> list[dict]:
@@ -69,27 +81,51 @@ class Batcher:
                     batch.append(await asyncio.wait_for(self.queue.get(), left))
                 except TimeoutError:
                     break
-            await self._answer(batch, loop)
-
-    async def _answer(self, batch: list[Pending], loop: asyncio.AbstractEventLoop) -> None:
-        self.batches += 1
-        self.requests += len(batch)
-        items = [item for p in batch for item in p.items]
-        try:
-            rows = await loop.run_in_executor(self.pool, self.predict, items)
-        except Exception:  # find the request at fault: each on its own
-            for p in batch:
-                try:
-                    alone = await loop.run_in_executor(self.pool, self.predict, p.items)
-                except Exception as exc:  # handed to that request's handler
-                    p.future.set_exception(exc)
+            self.batches += 1
+            self.requests += len(batch)
+            try:
+                answers = await loop.run_in_executor(
+                    self.pool, self.answer, [p.items for p in batch]
+                )
+            except Exception as exc:  # a fault of the server's, not of a request: a 500
+                answers = [exc] * len(batch)
+            for pending, answer in zip(batch, answers, strict=True):
+                if pending.future.done():  # its client went away and the handler was cancelled
+                    continue
+                if isinstance(answer, BaseException):
+                    pending.future.set_exception(answer)
                 else:
-                    p.future.set_result(alone)
-            return
+                    pending.future.set_result(answer)
+
+
+def answer_requests(run: Any, requests: list[list[Any]]) -> list[Answer]:
+    """Each request encoded on its own, so a bad one fails alone before it meets the others;
+    the good ones then go through the network together, one call per input shape."""
+    answers: list[Answer] = [[] for _ in requests]
+    encoded: dict[int, tuple[list[Any], Payload]] = {}
+    for number, items in enumerate(requests):
+        try:
+            ids, batches = run.encode(run.encoder.request_inputs(items))
+            encoded[number] = ids, concat(list(batches))
+        except Exception as exc:  # a DeepworksError is the client's (422); others a 500
+            answers[number] = exc
+        finally:
+            run.encoder.release(items)
+    groups: dict[Any, list[int]] = {}
+    for number, (_, x) in encoded.items():
+        groups.setdefault(shape_key(x), []).append(number)
+    for numbers in groups.values():
+        ids = [i for n in numbers for i in encoded[n][0]]
+        out = run.forward(concat([encoded[n][1] for n in numbers]))
+        records = run.frame(ids, out).drop(columns=["input"], errors="ignore")
+        plain = [{k: _plain(v) for k, v in r.items()} for r in records.to_dict(orient="records")]
         start = 0
-        for p in batch:
-            p.future.set_result(rows[start : start + len(p.items)])
-            start += len(p.items)
+        for n in numbers:
+            answers[n], start = (
+                plain[start : start + size(encoded[n][1])],
+                start + size(encoded[n][1]),
+            )
+    return answers
 
 
 def load_for_serving(run_ref: str | Path, runs_dir: str | Path, threads: int = 1):
@@ -114,9 +150,10 @@ def create_app(
     max_batch: int = 64,
     wait_ms: float = 2.0,
     max_rows: int = 1024,
+    body_timeout: float = 30.0,
 ):
     modality = run.schema.modality
-    batcher = Batcher(lambda items: _predict(run, items), max_batch, wait_ms)
+    batcher = Batcher(lambda requests: answer_requests(run, requests), max_batch, wait_ms)
     bearer = HTTPBearer(auto_error=False)
 
     async def lifespan(app):
@@ -148,9 +185,19 @@ def create_app(
 
         return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
+    # A client's mistake is a 4xx with its reason, and one line in the log (no traceback).
+    def refused(request: Request, status: int, detail: str, headers: Any = None) -> JSONResponse:
+        client = request.client.host if request.client else "?"
+        log.warning("%s %s %s → %d: %s", client, request.method, request.url.path, status, detail)
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
     @app.exception_handler(DeepworksError)
     async def user_error(request: Request, exc: DeepworksError):
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return refused(request, 422, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return refused(request, exc.status_code, str(exc.detail), exc.headers)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -170,7 +217,9 @@ def create_app(
             "micro_batches": {"requests": batcher.requests, "batches": batcher.batches},
         }
 
-    async def items_of(request: Request, many: bool) -> list[Any]:
+    async def body_of(request: Request) -> tuple[list[Any], bool]:
+        """The request's raw inputs (JSON values, or uploads' bytes and names) and whether
+        they are uploads; the body must come whole within ``body_timeout`` seconds."""
         declared = request.headers.get("content-length", "")
         too_big = HTTPException(413, f"request body over the {max_bytes}-byte limit")
         if declared.isdigit() and int(declared) > max_bytes:
@@ -179,31 +228,49 @@ def create_app(
             if not declared.isdigit():
                 raise HTTPException(411, "uploads need a Content-Length header")
             form = await request.form()
-            uploads = [v for _, v in form.multi_items() if hasattr(v, "read")]
-            items = [run.encoder.decode_upload(await u.read(), u.filename) for u in uploads]
-        else:
-            body = bytearray()
-            async for chunk in request.stream():  # a body without a length is counted as read
-                body += chunk
-                if len(body) > max_bytes:
-                    raise too_big
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                raise HTTPException(400, "the body is not valid JSON") from None
-            items = _json_items(run.encoder.request, payload, many)
+            uploads = [v for _, v in form.multi_items() if not isinstance(v, str)]
+            return [(await u.read(), u.filename) for u in uploads], True
+        body = bytearray()
+        async for chunk in request.stream():  # a body without a length is counted as read
+            body += chunk
+            if len(body) > max_bytes:
+                raise too_big
+        try:
+            return json.loads(body), False
+        except ValueError:
+            raise HTTPException(400, "the body is not valid JSON") from None
+
+    def items_of(payload: Any, uploads: bool, many: bool) -> list[Any]:
+        """A request's inputs, decoded (uploads) and checked for shape and count."""
+        items: list[Any] = []
+        try:
+            if uploads:
+                for data, name in payload:  # appended one by one: all are released on failure
+                    items.append(run.encoder.decode_upload(data, name))
+            else:
+                items = _json_items(run.encoder.request, payload, many)
+            if not items:
+                raise HTTPException(422, "no inputs in the request")
+            if len(items) > max_rows:
+                raise HTTPException(413, f"{len(items)} inputs; at most {max_rows} per request")
             _check_columns(items, run.encoder.request_columns())
-        if not items:
-            raise HTTPException(422, "no inputs in the request")
-        if len(items) > max_rows:
-            raise HTTPException(413, f"{len(items)} inputs; at most {max_rows} per request")
+        except Exception:
+            run.encoder.release(items)
+            raise
         return items
 
-    async def answer(items: list[Any]) -> list[dict]:
-        if not run.encoder.request.grouped:  # inputs independent of each other
-            return await batcher.submit(items)
-        loop = asyncio.get_running_loop()  # a series is one input made of many rows
-        return await loop.run_in_executor(batcher.pool, _predict, run, items)
+    async def answer(request: Request, many: bool) -> list[dict]:
+        try:
+            async with asyncio.timeout(body_timeout):
+                payload, uploads = await body_of(request)
+        except TimeoutError:
+            raise HTTPException(408, f"the body did not arrive within {body_timeout:g} s") from None
+        if uploads:  # decoding files takes time: off the event loop
+            loop = asyncio.get_running_loop()
+            items = await loop.run_in_executor(None, items_of, payload, uploads, many)
+        else:
+            items = items_of(payload, uploads, many)
+        return await batcher.submit(items)
 
     json_or_upload = {
         "requestBody": {
@@ -218,13 +285,13 @@ def create_app(
     async def predict(request: Request) -> dict[str, Any]:
         """One input: a table row as a JSON object of column values, {"text": ...}, or an
         image / WAV upload (multipart, field `file`)."""
-        rows = await answer(await items_of(request, many=False))
+        rows = await answer(request, many=False)
         return rows[0] if len(rows) == 1 else {"predictions": rows}
 
     @app.post("/predict/batch", dependencies=[Depends(authorized)], openapi_extra=json_or_upload)
     async def predict_batch(request: Request) -> dict[str, Any]:
         """Many inputs: {"rows": [...]}, {"texts": [...]}, or several uploads."""
-        return {"predictions": await answer(await items_of(request, many=True))}
+        return {"predictions": await answer(request, many=True)}
 
     return app
 
@@ -267,16 +334,6 @@ def _check_columns(items: list[Any], columns: list[str]) -> None:
             )
 
 
-def _predict(run: Any, items: list[Any]) -> list[dict]:
-    """Raw inputs → prediction records, through ``Run.predict``."""
-    try:
-        frame = run.predict(run.encoder.request_inputs(items))
-    finally:
-        run.encoder.release(items)
-    records = frame.drop(columns=["input"], errors="ignore").to_dict(orient="records")
-    return [{k: _plain(v) for k, v in r.items()} for r in records]
-
-
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -297,14 +354,20 @@ def serve(
     max_bytes: int = 1_000_000,
     max_batch: int = 64,
     threads: int = 1,
+    header_timeout: float = 10.0,
+    body_timeout: float = 30.0,
 ) -> None:
     import uvicorn
 
+    from deepworks.deploy.slow_clients import with_header_timeout
     from deepworks.runtime import set_threads
 
     set_threads(threads)
     run, runtime = load_for_serving(run_ref, runs_dir, threads)
     token = token or os.environ.get(TOKEN_ENV) or None
-    app = create_app(run, runtime, token, max_bytes, max_batch)
+    app = create_app(run, runtime, token, max_bytes, max_batch, body_timeout=body_timeout)
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)
     print(f"serving run {run.folder.id} ({runtime}) on http://{host}:{port} — docs at /docs")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", http=with_header_timeout(header_timeout)
+    )

@@ -20,6 +20,7 @@ from deepworks.core.schema import Schema
 from deepworks.data.encoders import inputs_of
 from deepworks.explain.explainer import Explanation
 from deepworks.plots import plt, save
+from deepworks.train.checkpoint import write_text
 
 WRITERS: Registry[type] = Registry("explanation writer")
 
@@ -121,7 +122,7 @@ class TokenWriter(Writer):
 
     def close(self) -> list[Path]:
         path = self.folder / "tokens.html"
-        path.write_text(token_page(self.blocks), encoding="utf-8")
+        write_text(path, token_page(self.blocks))
         self.files.insert(0, path)
         return super().close()
 

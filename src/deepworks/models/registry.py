@@ -65,12 +65,16 @@ def build_model(
         parsed = parse_params(entry.meta["params"], params, f"model `{name}`")
     except ValueError as exc:
         raise ModelError(str(exc)) from None
-    if pretrained:
-        return entry.obj(schema, parsed)
     from deepworks.models.transfer import without_pretrained_weights
 
-    with without_pretrained_weights():
-        return entry.obj(schema, parsed)
+    try:  # a value its layers refuse (a dropout of 2) is the config's mistake, said as such
+        if pretrained:
+            return entry.obj(schema, parsed)
+        with without_pretrained_weights():
+            return entry.obj(schema, parsed)
+    except ValueError as exc:
+        given = ", ".join(f"{k}: {v!r}" for k, v in params.items()) or "its defaults"
+        raise ModelError(f"model `{name}` cannot be built with {given}: {exc}") from None
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {

@@ -98,5 +98,5 @@ class Generating:
             frame["title"] = [encoder.titles[i - 1] for i in items]
         frame["pick_probability"] = picks
         pairs = torch.tensor([[user_index, i] for i in items], dtype=torch.long)
-        frame["predicted_rating"] = self._forward(pairs)["rating"].numpy() if items else []
+        frame["predicted_rating"] = self.forward(pairs)["rating"].numpy() if items else []
         return frame

@@ -8,7 +8,7 @@ generation in their own mixins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model
 
 import deepworks.modalities
@@ -76,15 +77,30 @@ class Run(Explaining, Generating):
         >>> run = deepworks.load("runs/my-run")  # doctest: +SKIP
         >>> run.predict(pd.read_csv("new_rows.csv"))  # doctest: +SKIP
         """
+        ids, batches = self.encode(inputs)
+        parts = [self.forward(x) for x in batches]
+        out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        return self.frame(ids, out)
+
+    # The three steps of ``predict``, apart for the server: it encodes each request on its
+    # own (a bad one fails alone, before it joins a batch) and runs the network on many.
+    def encode(self, inputs: Inputs) -> tuple[list[Any], Iterator[Any]]:
+        """Raw inputs → their ids and encoded batches; bad inputs raise a DataError here."""
         if self.task.generates:
             raise RunError(
                 f"run {self.folder.id} is a {self.schema.task} model: it generates "
                 f"{self.task.generates} (`deepworks generate {self.folder.id}`) rather than "
                 "predicting"
             )
-        ids, batches = self.encoder.batches(inputs, self.batch_size, self.schema)
-        parts = [self._forward(x) for x in batches]
-        out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        return self.encoder.batches(inputs, self.batch_size, self.schema)
+
+    @torch.inference_mode()
+    def forward(self, x: Any) -> dict[str, torch.Tensor]:
+        """Encoded inputs → the task's raw outputs (probabilities, values, ...)."""
+        return self.task.predict(self.model, x)
+
+    def frame(self, ids: list[Any], out: dict[str, torch.Tensor]) -> pd.DataFrame:
+        """The task's raw outputs → one row per input."""
         return self.task.prediction_frame(ids, out, self.metrics)
 
     def embed(self, inputs: Inputs) -> pd.DataFrame:
@@ -104,10 +120,6 @@ class Run(Explaining, Generating):
         frame = pd.DataFrame(codes, columns=[f"code_{i}" for i in range(codes.shape[1])])
         frame.insert(0, "input", ids)
         return frame
-
-    @torch.inference_mode()
-    def _forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.task.predict(self.model, x)
 
     # ------------------------------------------------------------------------ evaluate
     def evaluate(self, data: str | Path | None = None) -> dict[str, Any]:
@@ -139,5 +151,11 @@ def load(run_ref: str | Path, runs_dir: str | Path = "runs") -> Run:
     schema = Schema.from_dict(spec["schema"])
     schema = TASKS.get(schema.task).upgrade_schema(schema)  # a run saved by an older version
     model = build_model(spec["model"], spec["params"], schema, pretrained=False)
-    load_model(model, str(folder.weights))
+    try:
+        load_model(model, str(folder.weights))
+    except (SafetensorError, OSError, RuntimeError) as exc:  # damaged, planted or cut short
+        raise RunError(
+            f"{folder.weights} is damaged and cannot be loaded ({' '.join(str(exc).split())}); "
+            f"retrain, or `deepworks resume {folder.id}` if it has a checkpoint"
+        ) from None
     return Run(folder, model, schema)

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from deepworks.metrics.evaluator import scalars
 from deepworks.runs.folder import RunFolder
+from deepworks.train.checkpoint import write_text
 
 # Figures with a section of their own; any other PNG in the run folder goes under "more".
 PLACED = {
@@ -39,7 +40,7 @@ def _json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def context(folder: RunFolder) -> dict[str, Any]:
+def context(folder: RunFolder, status: str | None = None) -> dict[str, Any]:
     """What the template shows, read from the run folder."""
     path = folder.path
     metrics = _json(folder.metrics_json) or {}
@@ -47,7 +48,7 @@ def context(folder: RunFolder) -> dict[str, Any]:
     pictures = sorted(explained.glob("*.png")) if explained.is_dir() else []
     tokens = explained / "tokens.html"
     return {
-        "info": folder.info(),
+        "info": folder.info() | ({"status": status} if status else {}),
         "config": folder.config.read_text(encoding="utf-8") if folder.config.is_file() else "",
         "audit": _json(path / "audit.json"),
         "metrics": {split: scalars(values) for split, values in metrics.items()},
@@ -77,7 +78,7 @@ def _size(n: int | None) -> str:
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
 
 
-def render(folder: RunFolder) -> str:
+def render(folder: RunFolder, status: str | None = None) -> str:
     env = Environment(
         loader=PackageLoader("deepworks.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -86,12 +87,15 @@ def render(folder: RunFolder) -> str:
     )
     env.filters["number"] = _number
     env.filters["size"] = _size
-    return env.get_template("report.html.j2").render(**context(folder))
+    return env.get_template("report.html.j2").render(**context(folder, status))
 
 
-def write_report(run_ref: str | Path, runs_dir: str | Path = "runs") -> Path:
-    """(Re)build ``report.html`` in a run folder; returns its path."""
+def write_report(
+    run_ref: str | Path, runs_dir: str | Path = "runs", status: str | None = None
+) -> Path:
+    """(Re)build ``report.html`` in a run folder, whole or not at all (a temp file renamed);
+    returns its path. ``status`` is the one the run is about to take, if not yet recorded."""
     folder = RunFolder.open(run_ref, runs_dir)
     path = folder.path / "report.html"
-    path.write_text(render(folder), encoding="utf-8")
+    write_text(path, render(folder, status))
     return path

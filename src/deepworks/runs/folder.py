@@ -56,7 +56,15 @@ class RunFolder:
     @classmethod
     def create(cls, runs_dir: Path, name: str) -> RunFolder:
         runs_dir = Path(runs_dir)
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            (runs_dir / ".write-test").touch()
+            (runs_dir / ".write-test").unlink()
+        except OSError as exc:
+            raise RunError(
+                f"cannot write run folders in {runs_dir} ({exc.strerror}); give a writable "
+                "folder with --runs-dir"
+            ) from None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
         for n in range(1000):

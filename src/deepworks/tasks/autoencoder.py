@@ -37,6 +37,8 @@ class Autoencoder(Task):
     epoch_metrics = frozenset({"mse"})
     own_baselines = ("pca",)
     tags = frozenset({"embeds"})
+    final_metric_names = ("silhouette", "kmeans_ari", "kmeans_nmi", "pca_mse")
+    final_metric_names += ("pca_kmeans_ari", "pca_kmeans_nmi")
     # Labels only colour plots and score clusters: the data is read as for its natural task.
     reads_data_as = "auto"
 
@@ -138,6 +140,9 @@ class AnomalyDetection(Autoencoder):
     KL). The threshold maximizes F1 on the validation split and is then applied to test.
     """
 
+    final_metric_names = ("pr_auc", "roc_auc", "prevalence", "threshold")
+    final_metric_names += ("precision_at_threshold", "recall_at_threshold", "f1_at_threshold")
+
     main_metric = "pr_auc"
     own_baselines = ()  # the isolation forest is its baseline
     reads_data_as = "classification"  # then relabelled normal / anomaly by `adapt_data`
@@ -234,6 +239,7 @@ class DeepClustering(Autoencoder):
     distribution) while still reconstructing, so the code keeps the data's structure."""
 
     kl_weight = 0.1
+    final_metric_names = (*Autoencoder.final_metric_names, "dec_ari", "dec_nmi")
 
     @property
     def main_metric(self) -> str:  # type: ignore[override]

@@ -47,6 +47,7 @@ class Forecast(Task):
     tags = frozenset({"supervised"})
     data_hint = "forecasting needs a table of values over time"
     epoch_metrics = frozenset({"mae", "rmse", "mase"})
+    final_metric_names = (*(f"ets_{name}" for name in (*ERRORS, "mase")), "ets_fit_seconds")
 
     @property
     def lower_is_better(self) -> frozenset[str]:  # every forecast error

@@ -60,6 +60,7 @@ class Adversarial(Task):
     """Learn to generate images like the training set (labels only judge the samples)."""
 
     main_metric = "classifier_score"
+    final_metric_names = ("judge_accuracy_real",)
     generates = "images"
     automatic_optimization = False
     reads_data_as = "auto"  # labels only judge the samples (a conditional GAN's condition)

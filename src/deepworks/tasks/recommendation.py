@@ -36,6 +36,8 @@ class Recommendation(Task):
     """Predict ratings and rank items per user."""
 
     main_metric = f"ndcg@{K}"
+    final_metric_names = (f"hr@{K}", f"ndcg@{K}", f"popularity_hr@{K}", f"popularity_ndcg@{K}")
+    final_metric_names += ("bias_baseline_rmse", "users_ranked")
     own_baselines = ("popularity",)
     tags = frozenset({"recommends"})
     data_hint = (

@@ -43,6 +43,7 @@ class SelfOrganizing(Task):
     """Fit a self-organizing map to the data (labels, if any, are only used to evaluate)."""
 
     main_metric = "quantization_error"
+    final_metric_names = ("som_ari", "som_nmi")
     automatic_optimization = False
     tags = frozenset({"embeds"})
     reads_data_as = "auto"  # labels, if any, only evaluate the map

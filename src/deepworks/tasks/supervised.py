@@ -43,6 +43,15 @@ class Classification(Task):
     )
     slice_metrics = ("accuracy", "f1", "recall")
     epoch_metrics = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1"})
+    final_metric_names = (
+        "ece",
+        "ece_calibrated",
+        "temperature",
+        "target_precision",
+        "selective_threshold",
+        "selective_coverage",
+        "selective_precision",
+    )
 
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target)

@@ -29,11 +29,21 @@ from deepworks.data.folders import batched, class_folders, file_paths
 WAV_SUFFIXES = {".wav"}
 
 
-def read_wav(path: Path, sample_rate: int) -> np.ndarray:
-    """A mono 16-bit WAV at ``sample_rate`` as float32 samples in [-1, 1]."""
+MAX_CLIP_SECONDS = 600.0  # `data.max_clip_seconds`: what a run's encoder keeps by default
+
+
+def read_wav(path: Path, sample_rate: int, max_seconds: float = MAX_CLIP_SECONDS) -> np.ndarray:
+    """A mono 16-bit WAV at ``sample_rate`` as float32 samples in [-1, 1]; a clip longer than
+    ``max_seconds`` is refused from its header, before its samples are read."""
     try:
         with wave.open(str(path), "rb") as f:
             channels, rate, width = f.getnchannels(), f.getframerate(), f.getsampwidth()
+            seconds = f.getnframes() / max(rate, 1)
+            if seconds > max_seconds:
+                raise DataError(
+                    f"{path}: a clip of {seconds:,.0f} s, over the limit of {max_seconds:g} s "
+                    "(`data.max_clip_seconds`); cut it, or raise the limit"
+                )
             frames = f.readframes(f.getnframes())
     except (wave.Error, EOFError, OSError) as exc:
         raise DataError(f"{path}: not a readable WAV file ({exc}). Replace or remove it.") from None
@@ -90,6 +100,7 @@ class AudioEncoder(Encoder):
     n_fft: int = 512
     window: int = 400  # 25 ms
     hop: int = 160  # 10 ms
+    max_seconds: float = MAX_CLIP_SECONDS  # a longer clip is refused (`data.max_clip_seconds`)
     mean: float = 0.0
     std: float = 1.0
     kind: str = "audio"
@@ -104,7 +115,7 @@ class AudioEncoder(Encoder):
 
     def load(self, path: Path) -> torch.Tensor:
         """A file's waveform, centre-padded or cut to ``duration``."""
-        x = read_wav(path, self.sample_rate)
+        x = read_wav(path, self.sample_rate, self.max_seconds)
         n = self.samples
         if len(x) >= n:
             start = (len(x) - n) // 2

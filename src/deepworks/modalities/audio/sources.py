@@ -64,7 +64,7 @@ def audio_table(frame: Any, column: str, target: str, origin: Path) -> AudioSour
 
 @register_builder("audio", "classification")
 def audio_bundle(src: AudioSource, task: str, cfg: Any, seed: int) -> DataBundle:
-    encoder = AudioEncoder()
+    encoder = AudioEncoder(max_seconds=cfg.max_clip_seconds)
     waves = torch.stack([encoder.load(p) for p in src.paths])
     y = torch.from_numpy(src.labels.astype(np.int64))
     if src.test_paths is not None:  # the dataset's own test set; valid comes from the rest

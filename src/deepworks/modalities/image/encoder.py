@@ -41,8 +41,8 @@ class ImageEncoder(Encoder):
     max_pixels: int = 50_000_000  # larger images are refused before decoding
     kind: str = "image"
 
-    def read(self, path: Path | io.BytesIO) -> torch.Tensor:
-        with self.opened(path) as img:
+    def read(self, path: Path | io.BytesIO, name: object = None) -> torch.Tensor:
+        with self.opened(path, name) as img:
             img = img.convert("L" if self.channels == 1 else "RGB")
             img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(img, dtype=np.float32) / 255.0
@@ -50,10 +50,10 @@ class ImageEncoder(Encoder):
         return torch.from_numpy(np.ascontiguousarray(array))
 
     @contextlib.contextmanager
-    def opened(self, path: Path | io.BytesIO) -> Iterator[Image.Image]:
+    def opened(self, path: Path | io.BytesIO, name: object = None) -> Iterator[Image.Image]:
         """The image in ``path`` (a file, or an upload's bytes), its size checked from the
         header; every way it can fail is one DataError naming it."""
-        name = path if isinstance(path, Path) else "the image"
+        name = name or (path if isinstance(path, Path) else "the image")
         try:
             with Image.open(path) as img:
                 self.check_size(img, name)
@@ -129,10 +129,7 @@ class ImageEncoder(Encoder):
         return TensorData(x, targets_for(schema, np.asarray(labels), str(path)))
 
     def decode_upload(self, data: bytes, name: str | None) -> Any:
-        try:
-            return self.read(io.BytesIO(data)).numpy()
-        except DataError:
-            raise DataError(f"upload {name!r}: not a readable image") from None
+        return self.read(io.BytesIO(data), f"upload {name!r}").numpy()
 
     def request_inputs(self, items: list[Any]) -> Any:
         return np.stack(items)

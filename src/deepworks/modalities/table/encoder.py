@@ -18,12 +18,12 @@ from deepworks.data.bundle import targets_for
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
 from deepworks.data.tables import (
-    _row,
     frame_of,
     looks_numeric,
     numeric_column,
     origin_of,
     read_table,
+    row_number,
 )
 
 
@@ -98,7 +98,8 @@ class TableEncoder(Encoder):
                 # Unseen and missing categories share the last slot.
                 onehot[r, index.get(v, len(cats)) if v is not pd.NA else len(cats)] = 1.0
             parts.append(onehot)
-        encoded = np.concatenate(parts, axis=1).astype(np.float32)
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            encoded = np.concatenate(parts, axis=1).astype(np.float32)
         self._refuse_non_finite(frame, encoded[:, : len(self.numeric)], origin)
         return torch.from_numpy(encoded)
 
@@ -110,10 +111,11 @@ class TableEncoder(Encoder):
             return
         row, col = (int(i[0]) for i in np.nonzero(bad))
         column = list(self.numeric)[col]
-        stats = self.numeric[column]
+        stats, value = self.numeric[column], frame[column].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
         raise DataError(
-            f"{origin}: column `{column}` row {_row(frame.index[row])} holds "
-            f"{frame[column].iloc[row]!r}, which is infinite or too large for this model "
+            f"{origin}: column `{column}` row {row_number(frame.index[row])} holds "
+            f"{value!r}, which is infinite or too large for this model "
             f"(training values: mean {stats['mean']:.4g}, std {stats['std']:.4g}). Give a "
             "finite value in range, or leave the cell empty for a missing value."
         )

@@ -27,6 +27,7 @@ from deepworks.data.tables import (
 )
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
+MAX_TEXT_CHARS = 100_000  # `data.max_text_chars`: what a run's encoder keeps by default
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
@@ -41,6 +42,7 @@ class TextEncoder(Encoder):
     counts: list[int] = field(default_factory=list)  # training counts per token (LM baseline)
     hf_tokenizer: str | None = None  # level "pretrained": the Hugging Face tokenizer's own JSON
     pad_swap: int = 0  # its id that trades places with 0, so padding is always id 0
+    max_chars: int = MAX_TEXT_CHARS  # a longer text is refused (`data.max_text_chars`)
     kind: str = "text"
     inputs = "tokens"
 
@@ -50,11 +52,17 @@ class TextEncoder(Encoder):
 
     @classmethod
     def fit(
-        cls, texts: Iterable[str], cfg: Any, text_column: str, specials: tuple[str, ...] = ()
+        cls,
+        texts: Iterable[str],
+        cfg: Any,
+        text_column: str,
+        specials: tuple[str, ...] = (),
+        max_chars: int = MAX_TEXT_CHARS,
     ) -> TextEncoder:
         """Keep the most frequent tokens; ``specials`` (e.g. <eos>) follow <pad> and <unk>.
         A pretrained tokenizer brings its own vocabulary instead."""
         enc = cls(cfg.level, cfg.lowercase, cfg.max_length, text_column=text_column)
+        enc.max_chars = max_chars
         if cfg.level == "pretrained":
             enc._adopt(load_hf_tokenizer(cfg.pretrained), specials)
             return enc
@@ -138,7 +146,7 @@ class TextEncoder(Encoder):
         if self.text_column not in frame.columns:
             hint = did_you_mean(self.text_column, [str(c) for c in frame.columns])
             raise DataError(f"{origin}: no text column `{self.text_column}`.{hint}")
-        return check_texts(frame[self.text_column], origin, self.text_column)
+        return check_texts(frame[self.text_column], origin, self.text_column, self.max_chars)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # fields only: the cached tokenizer and lookup are not saved
@@ -159,7 +167,8 @@ class TextEncoder(Encoder):
         """Texts from a list of strings, a DataFrame, or a CSV / JSONL file with the text
         column."""
         if isinstance(inputs, list | tuple) and all(isinstance(t, str) for t in inputs):
-            return check_texts(pd.Series(list(inputs), dtype=object), "input", "text")
+            texts = pd.Series(list(inputs), dtype=object)
+            return check_texts(texts, "input", "text", self.max_chars)
         frame = frame_of(inputs, [self.text_column])
         return self.texts_of(frame, origin_of(inputs))
 
@@ -196,7 +205,19 @@ def load_hf_tokenizer(name: str) -> Any:
         ) from None
 
 
-def check_texts(series: pd.Series, origin: str, column: str) -> list[str]:
+def check_texts(
+    series: pd.Series, origin: str, column: str, max_chars: int = MAX_TEXT_CHARS
+) -> list[str]:
+    """The column's texts; an empty one, or one over ``max_chars``, is refused by row."""
+    lengths = series.astype(str).str.len()
+    if (lengths > max_chars).any():
+        row = series.index[(lengths > max_chars).to_numpy()][0]
+        where = row + 1 if isinstance(row, int | np.integer) else row
+        raise DataError(
+            f"{origin}: column `{column}` row {where} holds a text of {lengths[row]:,} "
+            f"characters, over the limit of {max_chars:,} (`data.max_text_chars`); shorten it "
+            "or raise the limit"
+        )
     empty = series.isna() | (series.astype(str).str.strip() == "")
     if empty.any():
         rows = ", ".join(

@@ -88,8 +88,10 @@ def text_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int) -> DataB
         train, valid = split_keeping_test(pool, labels, cfg, seed, src.origin)
     else:
         train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
-    texts = check_texts(frame[src.text], src.origin, src.text)
-    encoder = TextEncoder.fit([texts[i] for i in train], cfg.tokenizer, src.text)
+    texts = check_texts(frame[src.text], src.origin, src.text, cfg.max_text_chars)
+    encoder = TextEncoder.fit(
+        [texts[i] for i in train], cfg.tokenizer, src.text, max_chars=cfg.max_text_chars
+    )
     x_all = encoder.encode(texts)
     return assemble(
         x_all,
@@ -117,13 +119,15 @@ def language_model_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int
 
     from deepworks.data.bundle import DataBundle
 
-    texts = check_texts(src.frame[src.text], src.origin, src.text)
+    texts = check_texts(src.frame[src.text], src.origin, src.text, cfg.max_text_chars)
     order = np.arange(len(texts))
     if cfg.limit and cfg.limit < len(order):
         order = np.random.default_rng(seed).choice(order, cfg.limit, replace=False)
     try:
         if src.test_frame is not None:
-            test_texts = check_texts(src.test_frame[src.text], src.origin, src.text)
+            test_texts = check_texts(
+                src.test_frame[src.text], src.origin, src.text, cfg.max_text_chars
+            )
             train_idx, valid_idx = train_test_split(
                 order, test_size=cfg.split.valid, random_state=seed
             )
@@ -138,7 +142,9 @@ def language_model_bundle(src: TextSource, task: str, cfg: DataConfig, seed: int
             f"({exc}). A language model needs more texts: add some, or lower `data.split`."
         ) from None
     parts = [[texts[i] for i in train_idx], [texts[i] for i in valid_idx], test_texts]
-    encoder = TextEncoder.fit(parts[0], cfg.tokenizer, src.text, specials=(EOS,))
+    encoder = TextEncoder.fit(
+        parts[0], cfg.tokenizer, src.text, specials=(EOS,), max_chars=cfg.max_text_chars
+    )
     stream_counts = np.zeros(encoder.vocab_size, dtype=np.int64)
     datasets = [
         chunk_texts(encoder, part, f"{src.origin} ({name} split)")
