@@ -36,6 +36,33 @@ def test_rows_duplicated_across_the_splits_are_reported_as_leakage(tmp_path, cli
     assert result.code == 0 and "data audit:" in result.out and "test rows" in result.out
 
 
+def test_a_low_cardinality_table_shares_rows_by_chance_and_is_not_called_leaky(tmp_path):
+    """Passengers described by sex, age band and class: different people, identical rows. The
+    audit says so (compared on every column as read) instead of crying leakage."""
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "sex": rng.choice(["f", "m"], n),
+            "age_band": rng.choice(["child", "adult", "senior"], n),
+            "class": rng.choice([1, 2, 3], n),
+        }
+    )
+    frame["survived"] = np.where((frame["sex"] == "f") | (frame["class"] == 1), "yes", "no")
+    frame.to_csv(tmp_path / "passengers.csv", index=False)
+    report = audit(
+        load_data(DataConfig(dataset="csv", path=tmp_path / "passengers.csv", target="survived"))
+    )
+    assert report["stats"]["exact_test_rows_in_train"] > 0  # they do share rows
+    assert not [f for f in report["findings"] if f["check"] == "leakage"]
+    shared = [f for f in report["findings"] if f["check"] == "shared rows"]
+    assert shared and shared[0]["severity"] == "info"
+    assert (
+        "all their columns as read" in shared[0]["message"]
+        and "not leakage" in shared[0]["message"]
+    )
+
+
 def test_clean_data_has_no_leakage_or_duplicates():
     report = audit(load_data(DataConfig(dataset="breast-cancer")))
     assert not [f for f in report["findings"] if f["severity"] == "warning"]

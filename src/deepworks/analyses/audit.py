@@ -1,10 +1,13 @@
 """The data audit, run before training: what in the data could make the metrics lie.
 
-Checks, on the encoded splits (what the model really sees): class balance; exact and near
-duplicates within the training split (near: equal after rounding to 0.01 in encoded units);
-train / test and train / valid leakage (test rows that also appear in training); and, for
-tables, empty cells and constant columns. After training, ``training_findings`` adds what the
-learning curves say (overfitting). Findings are plain sentences with a severity.
+Checks: class balance; exact duplicates within the training split and train / test and
+train / valid leakage (test rows that also appear in training), compared on the rows as read —
+every column, before encoding — where the data keeps them (tables, texts), else on the encoded
+inputs, where near duplicates (equal after rounding to 0.01) are also counted if some input is
+continuous; a table whose columns allow few distinct rows shares rows by chance, and is told
+so rather than warned of leakage; and, for tables, empty cells and constant columns. After
+training, ``training_findings`` adds what the learning curves say (overfitting). Findings are
+plain sentences with a severity.
 """
 
 from __future__ import annotations
@@ -28,6 +31,63 @@ def _keys(x: np.ndarray, decimals: int | None) -> list[bytes]:
     if decimals is not None and rows.dtype.kind == "f":
         rows = np.round(rows, decimals) + 0.0  # + 0.0: -0.0 and 0.0 hash alike
     return [row.tobytes() for row in np.ascontiguousarray(rows)]
+
+
+def _row_keys(frame: Any) -> list[int]:
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(frame.astype(str), index=False).tolist()
+
+
+def _possible_rows(frame: Any) -> float:
+    """How many different rows the table's columns could make (the product of their distinct
+    values): when it is not far above the row count, shared rows are expected, not leakage."""
+    return float(np.prod([max(frame[c].nunique(dropna=False), 1) for c in frame.columns]))
+
+
+def _continuous(x: np.ndarray) -> bool:
+    """Whether some input takes many values: the only space where "near" means something."""
+    flat = x.reshape(len(x), -1)
+    return flat.dtype.kind == "f" and any(
+        len(np.unique(flat[:, j])) > 20 for j in range(min(flat.shape[1], 256))
+    )
+
+
+def _duplicates(say, stats, keys: dict, label: str, compared: str, possible: float | None):
+    """Repeats within training, and valid / test rows found in training, by ``keys``."""
+    train = keys["train"]
+    repeats = len(train) - len(set(train))
+    stats[f"{label}_duplicates_in_train"] = repeats
+    # A low-cardinality table repeats rows by chance: different records, identical values.
+    by_chance = possible is not None and possible < 20 * len(train)
+    if repeats:
+        say(
+            f"{label} duplicates",
+            "info" if label == "near" or by_chance else "warning",
+            f"{repeats} training rows repeat an earlier one (compared on {compared})",
+        )
+    seen = set(train)
+    for other in ("valid", "test"):
+        leaked = sum(k in seen for k in keys[other])
+        stats[f"{label}_{other}_rows_in_train"] = leaked
+        if not leaked:
+            continue
+        share = f"{leaked} of {len(keys[other])} {other} rows ({leaked / len(keys[other]):.0%})"
+        if by_chance:
+            say(
+                "shared rows",
+                "info",
+                f"{share} equal a training row on {compared}; the table's columns allow only "
+                f"about {possible:,.0f} different rows, so different records share values — "
+                "expected, not leakage",
+            )
+        else:
+            say(
+                "leakage",
+                "warning",
+                f"{share} equal a training row on {compared}: the {other} metrics overstate "
+                "how the model does on new data. Remove duplicates before splitting",
+            )
 
 
 def audit(bundle: Any) -> dict[str, Any]:
@@ -55,33 +115,25 @@ def audit(bundle: Any) -> dict[str, Any]:
                 f"{counts.min()} examples); read balanced accuracy and per-class F1, not accuracy",
             )
 
-    for label, decimals in (("exact", None), ("near", 2)):
-        train_keys = _keys(train_x, decimals)
-        repeats = len(train_keys) - len(set(train_keys))
-        stats[f"{label}_duplicates_in_train"] = repeats
-        if repeats:
-            say(
-                f"{label} duplicates",
-                "info" if label == "near" else "warning",
-                f"{repeats} training rows repeat an earlier one"
-                + ("" if label == "exact" else " (within 0.01)"),
-            )
-        seen = set(train_keys)
-        for other in ("valid", "test"):
-            keys = _keys(split[other][0].numpy(), decimals)
-            leaked = sum(k in seen for k in keys)
-            stats[f"{label}_{other}_rows_in_train"] = leaked
-            if leaked:
-                say(
-                    "leakage",
-                    "warning",
-                    f"{leaked} of {len(keys)} {other} rows ({leaked / len(keys):.0%}) are "
-                    f"{'identical to' if label == 'exact' else 'within 0.01 of'} training rows: "
-                    f"the {other} metrics overstate how the model does on new data. Remove "
-                    "duplicates before splitting",
-                )
-        if any(f["check"] == "leakage" for f in findings):
-            break  # near leakage adds nothing once exact leakage is reported
+    raw = getattr(bundle, "raw_rows", None)
+    if raw is not None:  # rows as read, every column: two records, not two encodings, alike
+        _duplicates(
+            say,
+            stats,
+            {k: _row_keys(v.head(MAX_ROWS)) for k, v in raw.items()},
+            "exact",
+            "all their columns as read",
+            _possible_rows(raw["train"]),
+        )
+    else:
+        for label, decimals in (("exact", None), ("near", 2)):
+            if label == "near" and not _continuous(train_x):
+                break  # rounding means nothing in a space of a few discrete values
+            keys = {k: _keys(v[0].numpy(), decimals) for k, v in split.items()}
+            compared = "the encoded inputs" + ("" if label == "exact" else ", to within 0.01")
+            _duplicates(say, stats, keys, label, compared, None)
+            if any(f["check"] == "leakage" for f in findings):
+                break  # near leakage adds nothing once exact leakage is reported
 
     encoder = schema.encoder
     if encoder.get("kind") == "table":

@@ -49,6 +49,21 @@ def _register(name: str, tasks: tuple[str, ...], modalities: tuple[str, ...], he
     return decorator
 
 
+@_register(
+    "trivial",
+    ("classification", "regression"),
+    (*VECTORS, "text", "audio"),
+    "the majority class's frequencies / the training mean: what knowing nothing scores",
+)
+def _trivial(seed: int, task: str):
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    return DummyClassifier(strategy="prior") if has_tag(task, "classifies") else DummyRegressor()
+
+
+ALWAYS = "trivial"  # on every leaderboard that can have it, whatever `evaluate.baselines` says
+
+
 @_register("logistic-regression", ("classification",), VECTORS, "multinomial, L2")
 def _logistic(seed: int, task: str):
     from sklearn.linear_model import LogisticRegression
@@ -107,10 +122,11 @@ def _isolation(seed: int, task: str):
 def fitting(task: str, modality: str, chosen: bool | list[str]) -> list[str]:
     """The baselines to run: all that fit the task and data, or the chosen ones."""
     fits = [e.name for e in BASELINES if task in e.obj.tasks and modality in e.obj.modalities]
+    always = [ALWAYS] if ALWAYS in fits else []
     if chosen is True:
-        return fits
+        return always + [n for n in fits if n not in always]
     if chosen is False:
-        return []
+        return always
     for name in chosen:
         BASELINES.get(name)  # unknown names: the registry's error, with suggestions
         if name not in fits:
@@ -118,7 +134,7 @@ def fitting(task: str, modality: str, chosen: bool | list[str]) -> list[str]:
                 f"evaluate.baselines: `{name}` does not do {task} on {modality} data; "
                 f"ones that do: {', '.join(fits) or 'none'}"
             )
-    return list(chosen)
+    return always + [n for n in chosen if n not in always]
 
 
 def leaderboard(
@@ -131,10 +147,15 @@ def leaderboard(
     chosen: bool | list[str],
     seed: int = 0,
     teacher: dict[str, Any] | None = None,
+    main: str | None = None,
 ) -> dict[str, Any]:
-    """The deep model's row and one row per baseline, on the test split's main metric (and a
-    distilled model's teacher)."""
-    main = task.main_metric
+    """The deep model's row and one row per baseline, ranked on the test split's ``main``
+    metric (`evaluate.main_metric`; the task's own when a baseline cannot be scored on it),
+    and a distilled model's teacher."""
+    note = ""
+    if main and main not in task.metric_factories():
+        note = f"ranked by {task.main_metric}: baselines cannot be scored on {main}"
+    main = task.main_metric if not main or note else main
     deep_row = {
         "model": f"{model_name} (deep)",
         main: metrics["test"].get(main),
@@ -146,6 +167,8 @@ def leaderboard(
         value = metrics["test"].get(f"{prefix}_{main}")
         if isinstance(value, int | float):
             name = prefix.replace("_", "-")
+            described = metrics["test"].get(f"{prefix}_model")
+            name += f" ({described})" if isinstance(described, str) else ""
             seconds = metrics["test"].get(f"{prefix}_fit_seconds")
             rows.append({"model": name, main: value, "train_seconds": seconds, "size_bytes": None})
     names = fitting(task.name, bundle.schema.modality, chosen)
@@ -170,16 +193,24 @@ def leaderboard(
         (r for r in rows if r[main] is not None), key=lambda r: r[main], reverse=not lower
     )
     others = [r for r in ranked if r is not deep_row and r is not teacher]
-    better = [r for r in others if _beats(r[main], deep_row[main], lower)]
-    verdict = (
-        f"{better[0]['model']} beats the deep model on test {main}: "
-        f"{better[0][main]:.4f} vs {deep_row[main]:.4f}"
-        if better
-        else f"the deep model has the best test {main}"
-        if len(rows) > 1
-        else ""
-    )
-    return {"metric": main, "lower_is_better": lower, "rows": ranked, "verdict": verdict}
+    deep = deep_row[main]
+    better = [r for r in others if deep is None or not _beats(deep, r[main], lower)]
+    trivial = next((r for r in better if r["model"] == ALWAYS), None)
+    if trivial is not None:  # the loudest thing to say: it learned nothing a prior does not know
+        verdict = (
+            f"the deep model does no better than the trivial baseline (always the majority "
+            f"class / the training mean) on test {main}: {deep:.4f} vs "
+            f"{trivial[main]:.4f}"
+        )
+    elif better:
+        verdict = (
+            f"{better[0]['model']} beats or matches the deep model on test {main}: "
+            f"{better[0][main]:.4f} vs " + (f"{deep:.4f}" if deep is not None else "none")
+        )
+    else:
+        verdict = f"the deep model has the best test {main}" if len(rows) > 1 else ""
+    board = {"metric": main, "lower_is_better": lower, "rows": ranked, "verdict": verdict}
+    return board | ({"note": note} if note else {})
 
 
 def _beats(value: float, deep: float | None, lower: bool) -> bool:
@@ -233,5 +264,6 @@ class Leaderboard(Analysis):
             ctx.cfg.evaluate.baselines,
             ctx.cfg.seed,
             teacher=ctx.teacher_row,
+            main=ctx.cfg.evaluate.main_metric,
         )
         write_json(ctx.folder / "leaderboard.json", board)

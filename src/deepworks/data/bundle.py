@@ -37,6 +37,8 @@ class DataBundle:
     schema: Schema
     # The test split's rows as read (tables and text): what per-slice metrics group by.
     test_rows: pd.DataFrame | None = None
+    # Every split's rows as read, target included: what the audit compares for duplicates.
+    raw_rows: dict[str, pd.DataFrame] | None = None
     # Forecasts: the whole series and each split's forecast origins (a SeriesSpan).
     span: Any = None
 
@@ -122,6 +124,8 @@ def assemble(
     bundle = DataBundle(*parts, Schema(**schema))  # type: ignore[arg-type]
     if rows is not None:
         bundle.test_rows = rows.iloc[splits[2]].reset_index(drop=True)
+        names = ("train", "valid", "test")
+        bundle.raw_rows = {n: rows.iloc[i] for n, i in zip(names, splits, strict=True)}
     return bundle
 
 

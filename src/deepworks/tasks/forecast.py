@@ -48,6 +48,7 @@ class Forecast(Task):
     data_hint = "forecasting needs a table of values over time"
     epoch_metrics = frozenset({"mae", "rmse", "mase"})
     final_metric_names = (*(f"ets_{name}" for name in (*ERRORS, "mase")), "ets_fit_seconds")
+    final_metric_names += ("ets_model", "ets_converged", "ets_aic")
 
     @property
     def lower_is_better(self) -> frozenset[str]:  # every forecast error
@@ -103,10 +104,10 @@ class Forecast(Task):
         if getattr(bundle, "span", None) is None:
             return {}
         try:
-            forecasts, seconds = ets_forecasts(
+            forecasts, seconds, choice = ets_forecasts(
                 bundle.span, self.schema.encoder["season"], self.schema.n_outputs
             )
-        except ImportError:  # statsmodels is the `timeseries` extra
+        except (ImportError, ValueError):  # no statsmodels (the `timeseries` extra), no fit
             return {}
         out: dict[str, dict] = {}
         model_only = {k: f for k, f in self.metric_factories().items() if "naive" not in k}
@@ -118,7 +119,13 @@ class Forecast(Task):
                 metric = make()
                 metric.update(preds, target)
                 scores[f"ets_{name}"] = float(metric.compute())
-            out[split] = {**scores, "ets_fit_seconds": round(seconds, 2)}
+            out[split] = {
+                **scores,
+                "ets_fit_seconds": round(seconds, 2),
+                "ets_model": choice.name,  # which Holt-Winters model AIC chose
+                "ets_converged": float(choice.converged),
+                "ets_aic": choice.aic,
+            }
         return out
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torchmetrics import Metric
 from torchmetrics.classification import (
     MulticlassAccuracy,
+    MulticlassAveragePrecision,
     MulticlassConfusionMatrix,
     MulticlassF1Score,
     MulticlassPrecision,
@@ -66,6 +67,9 @@ class Classification(Task):
             "f1": lambda: MulticlassF1Score(n, average="macro"),
             "f1_per_class": lambda: MulticlassF1Score(n, average="none"),
             "roc_auc": lambda: HistogramAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
+            "pr_auc": lambda: MulticlassAveragePrecision(
+                n, average="macro", thresholds=ROC_THRESHOLDS
+            ),
             "confusion_matrix": lambda: MulticlassConfusionMatrix(n),
         }
 
