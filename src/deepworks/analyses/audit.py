@@ -137,6 +137,25 @@ def audit(bundle: Any) -> dict[str, Any]:
 
     encoder = schema.encoder
     if encoder.get("kind") == "table":
+        for column, role in encoder.get("ignored", {}).items():
+            why = "unique in every row: an ID" if role == "id" else "dropped by `data.columns`"
+            say("column roles", "info", f"column `{column}` is {why}; it is not a feature")
+        for column in encoder.get("dates", []):
+            say(
+                "column roles",
+                "info",
+                f"column `{column}` reads as dates: encoded as year, month, day, day of week "
+                "and day of year, month and weekday also on a circle (`data.columns` can say "
+                "otherwise)",
+            )
+        for column, count in encoder.get("capped", {}).items():
+            kept = len(encoder["categorical"][column])
+            say(
+                "column roles",
+                "info",
+                f"column `{column}` has {count:,} categories: the {kept} most frequent are "
+                "one-hot encoded, the rest share one slot (`data.max_categories`)",
+            )
         for column, empty in encoder.get("missing", {}).items():
             say(
                 "missing values",

@@ -122,6 +122,18 @@ class DataConfig(_Section):
     )
     path: Path | None = Field(None, description="File or folder, for your own data.")
     target: str | None = Field(None, description="Target column of a table.")
+    columns: dict[str, Literal["feature", "id", "drop", "date", "categorical", "numeric"]] = Field(
+        default_factory=dict,
+        description="Tables: a role or type per column — `id` and `drop` never reach the model "
+        "(an id names the rows `predict` writes), `date` becomes calendar features, "
+        "`categorical` / `numeric` force the encoding. Columns not named are detected.",
+    )
+    max_categories: int = Field(
+        30,
+        gt=0,
+        description="Tables: the most frequent categories one-hot encoded per column; "
+        "rarer ones share one slot (no thousands of columns from a high-cardinality column).",
+    )
     text: str | None = Field(None, description="Text column: makes a CSV / JSONL text data.")
     audio: str | None = Field(
         None, description="Column of WAV file paths: makes a CSV / JSONL audio data."

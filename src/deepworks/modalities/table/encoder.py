@@ -25,6 +25,7 @@ from deepworks.data.tables import (
     read_table,
     row_number,
 )
+from deepworks.modalities.table.columns import DATE_PARTS, assign_roles, date_parts
 
 
 @register_encoder("table")
@@ -38,11 +39,23 @@ class TableEncoder(Encoder):
     categorical: dict[str, list[str]] = field(default_factory=dict)  # col -> categories
     missing: dict[str, int] = field(default_factory=dict)  # col -> empty cells in training
     constant: list[str] = field(default_factory=list)  # columns with one value in training
+    ignored: dict[str, str] = field(default_factory=dict)  # col -> "id" / "drop": never features
+    dates: list[str] = field(default_factory=list)  # read as dates: calendar features
+    capped: dict[str, int] = field(default_factory=dict)  # col -> categories before the cap
     kind: str = "table"
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, origin: str) -> TableEncoder:
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        origin: str,
+        roles: dict[str, str] | None = None,
+        max_categories: int = 30,
+    ) -> TableEncoder:
+        roles = roles or {}
         enc = cls()
+        enc.ignored, enc.dates = assign_roles(frame, roles, origin)
+        frame = date_parts(frame.drop(columns=list(enc.ignored)), enc.dates)
         if frame.shape[1] == 0:
             raise DataError(f"{origin}: the table has no feature columns besides the target")
         for col in frame.columns:
@@ -50,22 +63,27 @@ class TableEncoder(Encoder):
                 enc.missing[str(col)] = int(frame[col].isna().sum())
             if frame[col].nunique(dropna=True) <= 1:
                 enc.constant.append(str(col))
-            if looks_numeric(frame[col]):
+            role = roles.get(str(col))
+            if role == "numeric" or (role != "categorical" and looks_numeric(frame[col])):
                 values = numeric_column(frame, col, origin)
                 median = float(values.median()) if values.notna().any() else 0.0
                 filled = values.fillna(median)
                 std = float(filled.std(ddof=0)) or 1.0
                 enc.numeric[str(col)] = {"median": median, "mean": float(filled.mean()), "std": std}
             else:
-                cats = sorted(frame[col].dropna().astype(str).unique().tolist())
-                enc.categorical[str(col)] = cats
+                counts = frame[col].dropna().astype(str).value_counts()
+                if len(counts) > max_categories:  # the rest share the unseen slot
+                    enc.capped[str(col)] = len(counts)
+                enc.categorical[str(col)] = sorted(counts.index[:max_categories].tolist())
         return enc
 
     numeric_keys = ("median", "mean", "std")
 
     @property
     def columns(self) -> list[str]:
-        return [*self.numeric, *self.categorical]
+        """The columns an input row must carry (dates as given, not their parts)."""
+        parts = {f"{d}.{p}" for d in self.dates for p in DATE_PARTS}
+        return [c for c in [*self.numeric, *self.categorical] if c not in parts] + self.dates
 
     @property
     def width(self) -> int:
@@ -79,6 +97,7 @@ class TableEncoder(Encoder):
                 f"{origin}: missing column(s) {', '.join(f'`{c}`' for c in missing)}.{hint} "
                 f"Expected columns: {', '.join(self.columns)}."
             )
+        frame = date_parts(frame, self.dates)
         parts: list[np.ndarray] = []
         block = frame[list(self.numeric)]
         if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # one array op
@@ -123,7 +142,9 @@ class TableEncoder(Encoder):
     # -- new inputs --------------------------------------------------------------------
     def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
         frame = frame_of(inputs, self.columns)
-        return list(frame.index), iter(self.transform(frame, origin_of(inputs)).split(size))
+        named = [c for c, role in self.ignored.items() if role == "id" and c in frame.columns]
+        ids = frame[named[0]].tolist() if named else list(frame.index)  # rows by their ids
+        return ids, iter(self.transform(frame, origin_of(inputs)).split(size))
 
     def labelled(self, path: Path, schema: Any) -> TensorData:
         frame = read_table(path)

@@ -47,7 +47,7 @@ def table_bundle(src: TableSource, task: str, cfg: DataConfig, seed: int) -> Dat
     features = frame.drop(columns=[src.target])
     y_all, labels, classes = targets(frame, src.target, task, src.origin)
     train, valid, test = split_indices(len(frame), labels, cfg, seed, src.origin)
-    encoder = TableEncoder.fit(features.iloc[train], src.origin)
+    encoder = TableEncoder.fit(features.iloc[train], src.origin, cfg.columns, cfg.max_categories)
     x_all = encoder.transform(features, src.origin)
     return assemble(
         x_all,
