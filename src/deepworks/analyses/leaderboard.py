@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import is_classifier, is_outlier_detector
+from sklearn.linear_model import RidgeClassifierCV
 from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
@@ -112,6 +113,51 @@ def token_ids(row: np.ndarray) -> list[int]:
     return [int(i) for i in row if i != 0]
 
 
+@_register(
+    "rocket",
+    ("classification",),
+    ("series",),
+    "ROCKET (pyts): 2,000 random convolution kernels + ridge; the series classifiers' standard",
+)
+def _rocket(seed: int, task: str):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from deepworks.core.errors import require
+
+    rocket = require("pyts.transformation", "timeseries", "the rocket baseline").ROCKET
+    return make_pipeline(
+        FunctionTransformer(_univariate),
+        rocket(n_kernels=2000, random_state=seed),
+        StandardScaler(),
+        RocketRidge(alphas=np.logspace(-3, 3, 10)),
+    )
+
+
+class RocketRidge(RidgeClassifierCV):
+    """ROCKET's ridge, with its decision scores as probabilities (a softmax) for the metrics
+    that rank, such as ROC AUC."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return _softmax(self.decision_function(x))
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = np.stack([-scores, scores], 1) if scores.ndim == 1 else scores
+    exp = np.exp(scores - scores.max(1, keepdims=True))
+    return exp / exp.sum(1, keepdims=True)
+
+
+def _univariate(x: np.ndarray) -> np.ndarray:
+    """(N, steps, 1) series → (N, steps), what pyts takes; more features than one: refused."""
+    if x.ndim == 3 and x.shape[2] != 1:
+        raise ConfigError("the rocket baseline takes univariate series; drop it for these")
+    return x.reshape(len(x), -1)
+
+
+OPT_IN = {"rocket"}  # worth asking for, not paying for unasked (pyts compiles for ~30 s)
+
+
 @_register("isolation-forest", ("anomaly",), VECTORS, "trained on normal data, like the model")
 def _isolation(seed: int, task: str):
     from sklearn.ensemble import IsolationForest
@@ -124,7 +170,7 @@ def fitting(task: str, modality: str, chosen: bool | list[str]) -> list[str]:
     fits = [e.name for e in BASELINES if task in e.obj.tasks and modality in e.obj.modalities]
     always = [ALWAYS] if ALWAYS in fits else []
     if chosen is True:
-        return always + [n for n in fits if n not in always]
+        return always + [n for n in fits if n not in always and n not in OPT_IN]
     if chosen is False:
         return always
     for name in chosen:

@@ -57,6 +57,11 @@ class Encoder:
         """A labelled file or folder as a dataset of (encoded inputs, targets)."""
         raise DataError(f"{type(self).__name__} cannot read labelled data from {path}")
 
+    def novelty(self, inputs: Any) -> list[str] | None:
+        """Per input, why it is unlike the training data ("" when it is not), or None when
+        this kind of data has no such check."""
+        return None
+
     def request_columns(self) -> list[str]:
         """The columns every JSON row of a request must carry."""
         return []

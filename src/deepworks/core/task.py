@@ -181,6 +181,12 @@ class Task:
             frame["prediction" if key == "value" else key] = values.numpy()
         return frame
 
+    def flag_novel(self, frame: Any, reasons: list[str]) -> Any:
+        """Predictions of inputs unlike the training data (``reasons``: why, per row; "" for
+        none) say so in `out_of_distribution`; tasks that decide (refer) say more."""
+        frame["out_of_distribution"] = reasons
+        return frame
+
     def codes(self, model: nn.Module, x: Any) -> torch.Tensor:
         """The learned code of each input (tasks tagged ``embeds``)."""
         raise NotImplementedError(f"task `{self.name}` does not embed")

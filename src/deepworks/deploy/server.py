@@ -102,22 +102,25 @@ def answer_requests(run: Any, requests: list[list[Any]]) -> list[Answer]:
     """Each request encoded on its own, so a bad one fails alone before it meets the others;
     the good ones then go through the network together, one call per input shape."""
     answers: list[Answer] = [[] for _ in requests]
-    encoded: dict[int, tuple[list[Any], Payload]] = {}
+    encoded: dict[int, tuple[list[Any], Payload, list[str] | None]] = {}
     for number, items in enumerate(requests):
         try:
-            ids, batches = run.encode(run.encoder.request_inputs(items))
-            encoded[number] = ids, concat(list(batches))
+            inputs = run.encoder.request_inputs(items)
+            ids, batches = run.encode(inputs)
+            encoded[number] = ids, concat(list(batches)), run.encoder.novelty(inputs)
         except Exception as exc:  # a DeepworksError is the client's (422); others a 500
             answers[number] = exc
         finally:
             run.encoder.release(items)
     groups: dict[Any, list[int]] = {}
-    for number, (_, x) in encoded.items():
+    for number, (_, x, _) in encoded.items():
         groups.setdefault(shape_key(x), []).append(number)
     for numbers in groups.values():
         ids = [i for n in numbers for i in encoded[n][0]]
         out = run.forward(concat([encoded[n][1] for n in numbers]))
-        records = run.frame(ids, out).drop(columns=["input"], errors="ignore")
+        novel = [encoded[n][2] for n in numbers]
+        flags = None if None in novel else [r for reasons in novel for r in reasons]
+        records = run.frame(ids, out, flags).drop(columns=["input"], errors="ignore")
         plain = [{k: _plain(v) for k, v in r.items()} for r in records.to_dict(orient="records")]
         start = 0
         for n in numbers:

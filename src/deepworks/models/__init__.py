@@ -4,6 +4,7 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     autoencoder,
     bert,
     cnn,
+    conv1d,
     crnn,
     gan,
     mlp,

@@ -80,7 +80,7 @@ class Run(Explaining, Generating):
         ids, batches = self.encode(inputs)
         parts = [self.forward(x) for x in batches]
         out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
-        return self.frame(ids, out)
+        return self.frame(ids, out, self.encoder.novelty(inputs))
 
     # The three steps of ``predict``, apart for the server: it encodes each request on its
     # own (a bad one fails alone, before it joins a batch) and runs the network on many.
@@ -99,9 +99,13 @@ class Run(Explaining, Generating):
         """Encoded inputs → the task's raw outputs (probabilities, values, ...)."""
         return self.task.predict(self.model, x)
 
-    def frame(self, ids: list[Any], out: dict[str, torch.Tensor]) -> pd.DataFrame:
-        """The task's raw outputs → one row per input."""
-        return self.task.prediction_frame(ids, out, self.metrics)
+    def frame(
+        self, ids: list[Any], out: dict[str, torch.Tensor], novel: list[str] | None = None
+    ) -> pd.DataFrame:
+        """The task's raw outputs → one row per input; ``novel``: why each input is unlike
+        the training data ("" if it is not), flagged and, for a classifier, referred."""
+        frame = self.task.prediction_frame(ids, out, self.metrics)
+        return frame if novel is None else self.task.flag_novel(frame, novel)
 
     def embed(self, inputs: Inputs) -> pd.DataFrame:
         """The learned code of each input: an autoencoder's code, or a pretrained model's

