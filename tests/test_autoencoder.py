@@ -187,3 +187,34 @@ def test_deep_clustering_pretrains_then_clusters(tmp_path):
     assert bool(run.model.initialised) and run.model.centroids.abs().sum() > 0
     test = run.metrics["test"]
     assert test["dec_ari"] > 0.4 and test["dec_nmi"] > 0.5
+    # predict gives each input the model's own cluster: its nearest centroid
+    from sklearn.datasets import load_digits
+
+    images = (load_digits().images[:40] / 16).astype("float32")
+    predicted = run.predict(images)
+    _, batches = run.encode(images)
+    with torch.no_grad():
+        codes = run.task.codes(run.model, torch.cat(list(batches))).clone()
+        nearest = torch.cdist(codes, run.model.centroids).argmin(1)
+    assert list(predicted["cluster"]) == nearest.tolist()
+    assert predicted["cluster"].nunique() > 3
+
+
+def test_an_anomaly_run_evaluates_a_file_labelled_as_its_training_data(tmp_path):
+    """Labels as the data writes them (`malignant` / `benign`), not the task's own names."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.assign(target=bunch.target_names[bunch.target])
+    frame.to_csv(tmp_path / "cells.csv", index=False)
+    raw = {
+        "task": "anomaly",
+        "data": {"dataset": "csv", "path": str(tmp_path / "cells.csv"), "target": "target",
+                 "anomalous": ["malignant"]},
+        "model": {"name": "autoencoder", "hidden": [16], "latent": 4},
+        "train": {"epochs": 2},
+        "evaluate": {"baselines": False, "explain": 0},
+    }  # fmt: skip
+    run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
+    frame.head(60).to_csv(tmp_path / "new.csv", index=False)
+    assert run.evaluate(tmp_path / "new.csv")["loss"] > 0

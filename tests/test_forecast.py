@@ -65,7 +65,8 @@ def test_models_beat_seasonal_naive_on_a_trending_series(model, tmp_path):
     assert test["mase"] < test["seasonal_naive_mase"]
     assert (run.path / "forecast.png").is_file()
     forecast = run.predict(path)
-    assert list(forecast.columns) == ["step", "forecast"] and len(forecast) == 3
+    assert list(forecast.columns) == ["step", "time", "forecast"] and len(forecast) == 3
+    assert list(forecast["time"]) == [200, 201, 202]  # the times forecast, after `t`'s last
 
 
 def test_seasonal_naive_repeats_the_value_one_season_back():
@@ -118,3 +119,17 @@ def test_bad_series_inputs(cli, tmp_path):
             ),
             task="forecast",
         )
+
+
+def test_a_forecast_says_the_dates_it_is_for():
+    from deepworks.modalities.series.encoder import SeriesEncoder
+
+    months = pd.DataFrame({"month": pd.date_range("2020-01-01", periods=24, freq="MS")})
+    months["month"] = months["month"].dt.strftime("%Y-%m-%d")
+    encoder = SeriesEncoder(["value"], 12, 12, time="month")
+    assert encoder.future_times(months.sample(frac=1, random_state=0), 3) == [
+        "2022-01-01",
+        "2022-02-01",
+        "2022-03-01",
+    ]
+    assert SeriesEncoder(["value"], 12, 12).future_times(months, 3) is None  # no time column

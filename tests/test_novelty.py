@@ -54,3 +54,26 @@ def test_ordinary_rows_are_rarely_flagged_and_shifted_ones_always(kinds):
     shifted = test.assign(weight=test["weight"] + 10 * test["weight"].std())  # a new scale
     flagged = run.predict(shifted)["out_of_distribution"]
     assert np.mean([bool(r) for r in flagged]) > 0.95
+
+
+def test_noise_images_are_flagged_and_digits_are_not(tmp_path):
+    """Digits (8×8): held-out digits pass; uniform noise and blank pages are flagged and
+    referred, whatever the softmax says."""
+    raw = {
+        "data": {"dataset": "digits"},
+        "model": {"name": "cnn", "channels": [8], "hidden": 16},
+        "train": {"epochs": 2},
+        "evaluate": {"baselines": False, "explain": 0},
+    }
+    run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
+    cfg = load_config(run.folder.config)
+    test = load_data(cfg.data, cfg.task, cfg.seed).test  # normalized: back to [0, 1]
+    encoder = run.schema.encoder
+    held_out = (test.x[:, 0] * encoder["std"][0] + encoder["mean"][0]).numpy()
+    flags = run.predict(held_out)["out_of_distribution"]
+    assert len(flags) > 200 and np.mean([bool(r) for r in flags]) < 0.02
+    rng = np.random.default_rng(0)
+    strange = np.concatenate([rng.random((20, 8, 8)), np.ones((5, 8, 8))]).astype("float32")
+    predicted = run.predict(strange)
+    assert all("unlike the training images" in r for r in predicted["out_of_distribution"])
+    assert set(predicted["decision"]) == {"refer to a human"}

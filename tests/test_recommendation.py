@@ -122,7 +122,8 @@ def test_predict_and_evaluate_on_a_ratings_file(csv_run, cli, tmp_path):
     pairs = pd.DataFrame({"who": ["u0", "u1"], "what": ["m0", "m20"], "stars": [5.0, 4.0]})
     pairs.to_csv(tmp_path / "pairs.csv", index=False)
     out = csv_run.predict(tmp_path / "pairs.csv")
-    assert list(out.columns) == ["input", "rating", "pick_probability"]
+    assert list(out.columns) == ["user", "item", "rating", "pick_probability"]
+    assert list(out["user"]) == ["u0", "u1"] and list(out["item"]) == ["m0", "m20"]
     assert out["pick_probability"].between(0, 1).all()
     assert {"rmse", "mae"} <= set(csv_run.evaluate(tmp_path / "pairs.csv"))
 

@@ -65,10 +65,13 @@ def embed(
         "codes.csv"
     ),
     runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
 ) -> None:
     """Write each input's learned code: an autoencoder's, or a pretrained model's features."""
     from deepworks.predict import load
+    from deepworks.runtime import set_threads
 
+    set_threads(threads)
     frame = load(run_id, runs_dir).embed(inputs)
     _write_csv(frame, output, f"{len(frame)} codes of width {frame.shape[1] - 1}")
 
@@ -135,10 +138,13 @@ def generate(
     samples: Annotated[int, typer.Option(help="Language model: how many texts.")] = 1,
     seed: Annotated[int | None, typer.Option(help="Seed, for repeatable samples.")] = None,
     runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
 ) -> None:
     """Generate images with a GAN run, or text with a language-model run."""
     from deepworks.predict import load
+    from deepworks.runtime import set_threads
 
+    set_threads(threads)
     run = load(run_id, runs_dir)
     if run.task.generates == "images":
         _generate_images(run, n, label, output, judge, seed, runs_dir)
@@ -174,10 +180,13 @@ def recommend(
     user: Annotated[str, typer.Option(help="The user's id, as in the ratings data.")],
     k: Annotated[int, typer.Option("--k", help="How many items.")] = 10,
     runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
 ) -> None:
     """The top-k items for a user from a recommendation run (never one they already rated)."""
     from deepworks.predict import load
+    from deepworks.runtime import set_threads
 
+    set_threads(threads)
     frame = load(run_id, runs_dir).recommend(user, k)
     table = Table(title=f"top {len(frame)} for user {user}")
     for column in frame.columns:

@@ -22,6 +22,8 @@ class Schema:
     horizon: int | None = None  # forecast: steps predicted
     outputs: int | None = None  # scores per input when neither classes nor horizon say (LM)
     per_position: bool = False  # a prediction at every position of a sequence (LM)
+    # Labels as the data writes them → the task's classes (an anomaly run's "Yes" → anomaly)
+    label_aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_outputs(self) -> int:

@@ -159,6 +159,7 @@ def targets_for(schema: Schema, values: np.ndarray, origin: str) -> torch.Tensor
             raise DataError(f"{origin}: target `{schema.target}` is empty in row {row}")
         return torch.as_tensor(numbers)
     lookup = {c: i for i, c in enumerate(schema.classes)}
+    lookup |= {alias: lookup[c] for alias, c in schema.label_aliases.items()}
     unknown = sorted({str(v) for v in values} - set(lookup))
     if unknown:
         raise DataError(

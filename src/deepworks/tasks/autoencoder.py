@@ -172,6 +172,9 @@ class AnomalyDetection(Autoencoder):
             keep = is_anomaly == 0 if normal_only else torch.ones_like(is_anomaly, dtype=torch.bool)
             return TensorData(data.x[keep], is_anomaly[keep])
 
+        bundle.schema.label_aliases = {
+            c: "anomaly" if c in cfg.anomalous else "normal" for c in classes
+        }  # new labelled files come with the data's own labels
         bundle.schema.task, bundle.schema.classes = cls.name, ["normal", "anomaly"]
         bundle.train = relabel(bundle.train, True)
         bundle.valid, bundle.test = relabel(bundle.valid, False), relabel(bundle.test, False)
@@ -275,6 +278,14 @@ class DeepClustering(Autoencoder):
             model.centroids.copy_(torch.as_tensor(centres, dtype=torch.float32))
         model.initialised.fill_(True)
         model.train()
+
+    def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The reconstruction error, and the model's own cluster: the centroid its code is
+        nearest to (the largest soft assignment)."""
+        out = super().predict(model, x)
+        with torch.inference_mode():
+            out["cluster"] = model.soft_assign(self.codes(model, x)).argmax(1)
+        return out
 
     def clustering(self, model: nn.Module, data: Any, seed: int = 0) -> dict[str, float]:
         """k-means on the codes as for any autoencoder, plus the model's own clusters."""

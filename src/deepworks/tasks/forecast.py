@@ -140,11 +140,16 @@ class Forecast(Task):
         plots.forecast(y.numpy(), forecast, naive, folder / "forecast.png", "test span")
 
     def prediction_frame(self, ids: list[Any], out: dict[str, torch.Tensor], metrics: dict):
-        """One row per future step after the series' last window."""
+        """One row per future step after the series' last window, with the time it falls on
+        when the series says (the encoder's id for the input)."""
         import pandas as pd
 
         forecast = out["forecast"][0].numpy() if out else []
-        return pd.DataFrame({"step": range(1, len(forecast) + 1), "forecast": forecast})
+        frame = pd.DataFrame({"step": range(1, len(forecast) + 1), "forecast": forecast})
+        times = ids[0] if ids else None
+        if isinstance(times, list) and len(times) == len(frame):
+            frame.insert(1, "time", times)
+        return frame
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mean, std = self._scale()

@@ -128,6 +128,13 @@ class Recommendation(Task):
         )
 
     # -- prediction ---------------------------------------------------------------------
+    def prediction_frame(self, ids: list[Any], out: dict[str, torch.Tensor], metrics: dict):
+        """One row per (user, item) pair asked about: the two ids as given, and the rating."""
+        frame = super().prediction_frame(ids, out, metrics)
+        frame.insert(0, "user", [user for user, _ in ids])
+        frame.insert(1, "item", [item for _, item in ids])
+        return frame.drop(columns="input")
+
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = model(x)
         return {"rating": self.rating(out), "pick_probability": torch.sigmoid(out[:, 1])}

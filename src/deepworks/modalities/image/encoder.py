@@ -39,6 +39,7 @@ class ImageEncoder(Encoder):
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     max_pixels: int = 50_000_000  # larger images are refused before decoding
+    novel: dict[str, Any] = field(default_factory=dict)  # what training images look like
     kind: str = "image"
 
     def read(self, path: Path | io.BytesIO, name: object = None) -> torch.Tensor:
@@ -104,16 +105,38 @@ class ImageEncoder(Encoder):
         paths = file_paths(inputs, IMAGE_SUFFIXES, "image")
         if paths is None:
             x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
+            shape = (self.channels, *self.size)
             if x.dim() == 3:
-                x = x.unsqueeze(1) if schema.input_shape[0] == 1 else x.unsqueeze(0)
-            if tuple(x.shape[1:]) != tuple(schema.input_shape):
+                x = x.unsqueeze(1) if self.channels == 1 else x.unsqueeze(0)
+            if tuple(x.shape[1:]) != shape:
                 raise DataError(
                     f"images of shape {tuple(x.shape[1:])} given; this model takes "
-                    f"{tuple(schema.input_shape)} (C, H, W) — or pass image files"
+                    f"{shape} (C, H, W) — or pass image files"
                 )
             return list(range(len(x))), iter(self.normalize(x).split(size))
         encode = lambda chunk: torch.stack([self.encode_file(p) for p in chunk])  # noqa: E731
         return [str(p) for p in paths], batched(paths, size, encode)
+
+    def fit_novelty(self, images: torch.Tensor) -> None:
+        """Learn what the (normalized) training images look like, to flag inputs unlike them."""
+        from deepworks.modalities.image import novelty
+
+        self.novel = novelty.fit(images)
+
+    def novelty(self, inputs: Any) -> list[str] | None:
+        if not self.novel:
+            return None
+        from deepworks.modalities.image import novelty
+
+        _, chunks = self.batches(inputs, 256, None)
+        error = torch.cat([novelty.errors(x, self.novel) for x in chunks])
+        limit = self.novel["limit"]
+        return [
+            f"unlike the training images (thumbnail error {e:.3g}, training up to {limit:.3g})"
+            if e > limit
+            else ""
+            for e in error.tolist()
+        ]
 
     def labelled(self, path: Path, schema: Any) -> TensorData:
         if not path.is_dir():

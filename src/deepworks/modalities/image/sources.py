@@ -90,6 +90,7 @@ def _image_array_bundle(src: ImageArraySource, cfg: DataConfig, seed: int) -> Da
         size=tuple(x_all.shape[2:]), channels=x_all.shape[1], max_pixels=cfg.max_image_pixels
     )
     encoder.fit_stats(x_all[train])
+    encoder.fit_novelty(encoder.normalize(x_all[train]))
     x_all = encoder.normalize(x_all)
     y_all = torch.from_numpy(src.labels.astype(np.int64))
     return assemble(
@@ -110,7 +111,9 @@ def _image_file_bundle(src: ImageFileSource, cfg: DataConfig, seed: int) -> Data
     encoder = ImageEncoder(size=src.size, channels=src.channels, max_pixels=cfg.max_image_pixels)
     rng = np.random.default_rng(seed)
     sample = rng.choice(train, size=min(len(train), _STATS_SAMPLE), replace=False)
-    encoder.fit_stats(torch.stack([encoder.read(src.paths[i]) for i in sample]))
+    sampled = torch.stack([encoder.read(src.paths[i]) for i in sample])
+    encoder.fit_stats(sampled)
+    encoder.fit_novelty(encoder.normalize(sampled))
     y_all = torch.from_numpy(src.labels.astype(np.int64))
     schema = Schema(
         modality="image",

@@ -67,7 +67,9 @@ class RatingsEncoder(Encoder):
     def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
         """(user, item) pairs from a table with the two id columns."""
         frame = frame_of(inputs, [self.user_column, self.item_column])
-        return list(frame.index), iter(self.pairs(frame, origin_of(inputs)).split(size))
+        pairs = self.pairs(frame, origin_of(inputs))
+        ids = list(zip(frame[self.user_column], frame[self.item_column], strict=True))
+        return ids, iter(pairs.split(size))  # each pair named by its user and item
 
     def labelled(self, path: Path, schema: Any) -> TensorData:
         frame = read_table(path)

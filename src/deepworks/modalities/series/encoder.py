@@ -19,6 +19,7 @@ from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
 from deepworks.data.tables import (
     frame_of,
+    looks_numeric,
     numeric_column,
     origin_of,
     read_table,
@@ -74,14 +75,37 @@ class SeriesEncoder(Encoder):
     request = RequestFormat(grouped=True, help='the series\' recent rows: {"rows": [...]}')
 
     def batches(self, inputs: Any, size: int, schema: Any) -> tuple[list[Any], Iterator[Any]]:
-        """One input: the forecast after the series' last window."""
-        values = self.values(frame_of(inputs, self.columns), origin_of(inputs))
+        """One input: the forecast after the series' last window; its id is the times forecast
+        (when the series has a time column whose spacing is regular), else the row count."""
+        frame = frame_of(inputs, self.columns)
+        values = self.values(frame, origin_of(inputs))
         if len(values) < self.window:
             raise DataError(
                 f"{origin_of(inputs)}: {len(values)} rows given; the model needs the last "
                 f"{self.window} values of the series to forecast from"
             )
-        return [len(values)], iter([self.scale(values[-self.window :])[None]])
+        future = self.future_times(frame, schema.n_outputs)
+        return [future or len(values)], iter([self.scale(values[-self.window :])[None]])
+
+    def future_times(self, frame: pd.DataFrame, horizon: int) -> list[Any] | None:
+        """The ``horizon`` times after the last row, at the series' own spacing (numbers step
+        by their usual difference; dates by their inferred frequency)."""
+        if not self.time or self.time not in frame.columns:
+            return None
+        if looks_numeric(frame[self.time]):
+            steps = pd.to_numeric(frame[self.time], errors="coerce").dropna().sort_values()
+            if len(steps) < 2:
+                return None
+            step = float(steps.diff().median())
+            return [(steps.iloc[-1] + step * (i + 1)).item() for i in range(horizon)]
+        times = pd.to_datetime(frame[self.time], errors="coerce").dropna().sort_values()
+        if len(times) < 3:
+            return None
+        freq = pd.infer_freq(times.tail(12))
+        if freq is None:
+            return None
+        ahead = pd.date_range(times.iloc[-1], periods=horizon + 1, freq=freq)[1:]
+        return [str(t.date()) if t == t.normalize() else str(t) for t in ahead]
 
     def labelled(self, path: Path, schema: Any) -> TensorData:
         """Every window of the given series."""
