@@ -1,4 +1,9 @@
-"""Multi-layer perceptron: flattens any input (a table row, an image) into a vector."""
+"""Multi-layer perceptron: flattens any input (a table row, an image) into a vector.
+
+On tables, each categorical column's one-hot block goes through its own small embedding
+first (entity embeddings, Guo & Berkhahn 2016): a bias-free linear map of a one-hot vector is
+exactly an embedding lookup, so the encoded row, its explanations and its ONNX export stay as
+they are, while categories that behave alike can share a direction instead of a column each."""
 
 from __future__ import annotations
 
@@ -19,13 +24,44 @@ class MLPParams:
     dropout: float = 0.1
     activation: str = "relu"
     batch_norm: bool = False
+    embeddings: bool = True  # tables: an embedding per categorical column, not raw one-hots
+
+
+def embedding_size(categories: int) -> int:
+    """fast.ai's rule of thumb for an embedding's width, capped at 50."""
+    return min(50, round(1.6 * categories**0.56))
+
+
+class CategoryEmbeddings(nn.Module):
+    """An encoded table row (numbers, then one one-hot block per categorical column) → the
+    numbers as they are beside each block's embedding."""
+
+    def __init__(self, numeric: int, blocks: list[int]) -> None:
+        super().__init__()
+        self.numeric, self.blocks = numeric, blocks
+        self.embed = nn.ModuleList(nn.Linear(k, embedding_size(k), bias=False) for k in blocks)
+        self.width = numeric + sum(embedding_size(k) for k in blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts, start = [x[:, : self.numeric]], self.numeric
+        for k, embed in zip(self.blocks, self.embed, strict=True):
+            parts.append(embed(x[:, start : start + k]))
+            start += k
+        return torch.cat(parts, dim=1)
 
 
 class MLP(Model):
-    def __init__(self, in_features: int, n_outputs: int, p: MLPParams) -> None:
+    def __init__(
+        self, in_features: int, n_outputs: int, p: MLPParams, table: dict | None = None
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
+        if table and table.get("categorical") and p.embeddings:  # a table with categories
+            blocks = [len(cats) + 1 for cats in table["categorical"].values()]  # + unseen slot
+            embeddings = CategoryEmbeddings(len(table["numeric"]), blocks)
+            layers.append(embeddings)
+            width = embeddings.width
         for h in p.hidden:
             layers.append(nn.Linear(width, h))
             if p.batch_norm:
@@ -50,4 +86,5 @@ class MLP(Model):
     tasks=("classification", "regression", "forecast"),
 )
 def mlp(schema: Schema, p: MLPParams) -> nn.Module:
-    return MLP(math.prod(schema.input_shape), schema.n_outputs, p)
+    table = schema.encoder if schema.encoder.get("kind") == "table" else None
+    return MLP(math.prod(schema.input_shape), schema.n_outputs, p, table)

@@ -67,7 +67,7 @@ def looks_like_id(series: pd.Series, name: str) -> bool:
     if len(values) < _MIN_ID_ROWS or values.nunique() != len(series):
         return False
     if looks_numeric(series):  # numbers are measurements, unless integers named like an id
-        named = re.search(r"(^|_|\b)id$|Id$|ID$", name)
+        named = re.search(r"(^|_|\b)id$|Id$|ID$|^rownames$|^index$|^Unnamed: 0$", name)
         return bool(named) and pd.api.types.is_integer_dtype(series)
     return True
 
