@@ -217,4 +217,6 @@ def test_an_anomaly_run_evaluates_a_file_labelled_as_its_training_data(tmp_path)
     }  # fmt: skip
     run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
     frame.head(60).to_csv(tmp_path / "new.csv", index=False)
-    assert run.evaluate(tmp_path / "new.csv")["loss"] > 0
+    scores = run.evaluate(tmp_path / "new.csv")
+    assert scores["loss"] > 0 and 0.5 < scores["roc_auc"] <= 1  # ranked as at training
+    assert scores["threshold"] == run.metrics["valid"]["threshold"]

@@ -77,3 +77,21 @@ def test_noise_images_are_flagged_and_digits_are_not(tmp_path):
     predicted = run.predict(strange)
     assert all("unlike the training images" in r for r in predicted["out_of_distribution"])
     assert set(predicted["decision"]) == {"refer to a human"}
+
+
+def test_texts_in_words_never_seen_are_flagged(tmp_path):
+    from tests.bad_inputs.helpers import texts
+
+    raw = {
+        "data": {"dataset": "csv", "path": str(texts(tmp_path / "r.csv")), "text": "review",
+                 "target": "label"},
+        "model": {"name": "lstm", "embed_dim": 8, "hidden": 8},
+        "train": {"epochs": 2},
+        "evaluate": {"baselines": False, "explain": 0},
+    }  # fmt: skip
+    run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
+    predicted = run.predict(["lovely fresh tea", "zxq vlorp grindle snarf", "stale tea, bland"])
+    reasons = list(predicted["out_of_distribution"])
+    assert reasons[0] == "" and reasons[2] == ""
+    assert "100% of its words were never seen" in reasons[1]
+    assert predicted["decision"][1] == "refer to a human"

@@ -181,6 +181,11 @@ class Task:
             frame["prediction" if key == "value" else key] = values.numpy()
         return frame
 
+    def labelled_metrics(self, model: nn.Module, data: Any, metrics: dict) -> dict[str, float]:
+        """Whole-data metrics for a new labelled file (`evaluate --data`), beyond the per-batch
+        ones; ``metrics`` are the run's own (thresholds chosen on its validation split)."""
+        return {}
+
     def flag_novel(self, frame: Any, reasons: list[str]) -> Any:
         """Predictions of inputs unlike the training data (``reasons``: why, per row; "" for
         none) say so in `out_of_distribution`; tasks that decide (refer) say more."""

@@ -139,6 +139,8 @@ class Run(Explaining, Generating):
             if not path.exists():
                 raise DataError(f"{path} does not exist")
             dataset = self.encoder.labelled(path, self.schema)
+            scores = evaluate(self.model, self.task, make_loader(dataset, self.batch_size))
+            return scores | self.task.labelled_metrics(self.model, dataset, self.metrics)
         return evaluate(self.model, self.task, make_loader(dataset, self.batch_size))
 
 

@@ -204,12 +204,7 @@ class AnomalyDetection(Autoencoder):
         return {"anomaly_score": self.batch_scores(model, x)}
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
-        from sklearn.metrics import (
-            average_precision_score,
-            precision_recall_curve,
-            precision_recall_fscore_support,
-            roc_auc_score,
-        )
+        from sklearn.metrics import precision_recall_curve
 
         out = {}
         threshold = 0.0
@@ -220,19 +215,37 @@ class AnomalyDetection(Autoencoder):
                 precision, recall, cuts = precision_recall_curve(y, score)
                 f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
                 threshold = float(cuts[np.argmax(f1[:-1])])
-            p, r, f, _ = precision_recall_fscore_support(
-                y, score >= threshold, average="binary", zero_division=0
-            )
-            out[split] = {
-                "pr_auc": float(average_precision_score(y, score)),
-                "roc_auc": float(roc_auc_score(y, score)),
-                "prevalence": float(y.mean()),
-                "threshold": threshold,
-                "precision_at_threshold": float(p),
-                "recall_at_threshold": float(r),
-                "f1_at_threshold": float(f),
-            }
+            out[split] = self._detection(y, score, threshold)
         return out
+
+    def labelled_metrics(self, model: nn.Module, data: Any, metrics: dict) -> dict[str, float]:
+        """On a new labelled file: the same ranking and threshold metrics, at the threshold
+        chosen on the run's validation split."""
+        y, score = data.y.numpy(), self.scores(model, data.x).numpy()
+        if len(np.unique(y)) < 2:
+            return {"prevalence": float(y.mean())}  # rankings need both kinds of example
+        return self._detection(y, score, metrics["valid"]["threshold"])
+
+    @staticmethod
+    def _detection(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+        from sklearn.metrics import (
+            average_precision_score,
+            precision_recall_fscore_support,
+            roc_auc_score,
+        )
+
+        p, r, f, _ = precision_recall_fscore_support(
+            y, score >= threshold, average="binary", zero_division=0
+        )
+        return {
+            "pr_auc": float(average_precision_score(y, score)),
+            "roc_auc": float(roc_auc_score(y, score)),
+            "prevalence": float(y.mean()),
+            "threshold": threshold,
+            "precision_at_threshold": float(p),
+            "recall_at_threshold": float(r),
+            "f1_at_threshold": float(f),
+        }
 
 
 @register_task("clustering")

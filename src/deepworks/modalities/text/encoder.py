@@ -27,6 +27,7 @@ from deepworks.data.tables import (
 )
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
+NOVEL_UNKNOWN = 0.5  # share of a text's words outside the vocabulary that makes it novel
 MAX_TEXT_CHARS = 100_000  # `data.max_text_chars`: what a run's encoder keeps by default
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -162,6 +163,19 @@ class TextEncoder(Encoder):
 
     def request_inputs(self, items: list[Any]) -> Any:
         return list(items)
+
+    def novelty(self, inputs: Any) -> list[str] | None:
+        """A text whose words are mostly unknown to the vocabulary (another language, codes,
+        noise) is unlike the training texts. Subword tokenizers know every word: no check."""
+        if self.hf_tokenizer:
+            return None
+        reasons = []
+        for text in self.texts_in(inputs):
+            ids = self.token_ids(text)
+            unknown = sum(i == 1 for i in ids) / max(len(ids), 1)
+            novel = unknown > NOVEL_UNKNOWN and len(ids) >= 3
+            reasons.append(f"{unknown:.0%} of its words were never seen in training" * novel)
+        return reasons
 
     def texts_in(self, inputs: Any) -> list[str]:
         """Texts from a list of strings, a DataFrame, or a CSV / JSONL file with the text
