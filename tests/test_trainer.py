@@ -162,3 +162,13 @@ def test_early_stopping_can_monitor_a_final_only_metric():
     raw["train"]["early_stopping"] = {"monitor": "roc_auc", "patience": 10}
     _, _, _, state = _fit(raw)
     assert "valid_roc_auc" in state.history[-1] and state.best is not None
+
+
+def test_a_lone_last_example_joins_the_batch_before_it():
+    """Batch norm cannot train on one example: 11 examples in batches of 5 come as 5 + 6."""
+    from deepworks.train.trainer import NoLoneBatch
+
+    batches = NoLoneBatch(range(11), 5, drop_last=False)
+    assert list(batches) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10]] and len(batches) == 2
+    assert list(NoLoneBatch(range(12), 5, drop_last=False))[-1] == [10, 11]
+    assert list(NoLoneBatch(range(1), 5, drop_last=False)) == [[0]]

@@ -74,6 +74,8 @@ class _DeepEstimator(BaseEstimator):
             x = validate_data(self, X, reset=False, **checks)
         if x.ndim not in (2, 4):
             raise DataError(f"X must be 2-D (rows × features) or 4-D images, got shape {x.shape}")
+        if fit and len(x) < 2:  # batch norm, and any notion of a split, needs two
+            raise DataError(f"{type(self).__name__} needs at least 2 samples to fit; got 1 sample")
         if fit:
             if x.ndim == 2:
                 columns = [f"x{i}" for i in range(x.shape[1])]

@@ -77,6 +77,28 @@ def autocast_for(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+class NoLoneBatch(BatchSampler):
+    """Batches in order, a last batch of one example joined to the one before: batch norm
+    cannot train on a single example, and every example still comes once an epoch."""
+
+    def __iter__(self):
+        held = None
+        for batch in super().__iter__():
+            if held is not None:
+                if len(batch) == 1:
+                    batch = held + batch
+                else:
+                    yield held
+            held = batch
+        if held is not None:
+            yield held
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        lone = n % self.batch_size == 1 and n > self.batch_size
+        return super().__len__() - lone
+
+
 def make_loader(
     dataset: Dataset,
     batch_size: int,
@@ -91,7 +113,7 @@ def make_loader(
     batches = (
         ShardedBatchSampler(sampler, batch_size, rank, size)
         if size > 1
-        else BatchSampler(sampler, batch_size, drop_last=False)
+        else NoLoneBatch(sampler, batch_size, drop_last=False)
     )
     return DataLoader(
         dataset,
