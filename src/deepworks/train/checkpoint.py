@@ -12,11 +12,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from safetensors.torch import save_model
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
 TEMP_PREFIX = ".tmp-"  # what a write killed halfway leaves; `remove_stale_temps` clears it
 
@@ -56,14 +55,22 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+# torch is imported where tensors are written or read: a run's JSON and text (what `deepworks
+# runs` and the run index write) need none of it.
 def save_weights(path: Path, model: nn.Module) -> None:
+    from safetensors.torch import save_model
+
     atomic_write(path, lambda p: save_model(model, str(p)))
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    import torch
+
     atomic_write(path, lambda p: torch.save(payload, p))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
     # weights_only: a checkpoint is tensors and plain containers; never run code from it.
     return torch.load(path, map_location="cpu", weights_only=True)
