@@ -49,6 +49,8 @@ bench: install
 	$(BIN)/python benchmarks/small_data.py --threads $(THREADS)
 	$(BIN)/python benchmarks/deploy.py --threads 1
 	$(BIN)/python benchmarks/serve_load.py --requests 5000 --concurrency 32
+	$(BIN)/python benchmarks/startup.py --repeats 5
+	$(BIN)/python benchmarks/tables.py --threads $(THREADS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

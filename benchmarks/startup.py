@@ -1,0 +1,75 @@
+"""Start-up: the wall time of whole `deepworks` processes beside `python -c "import torch"`.
+
+Each command runs `--repeats` times as a fresh process; the table keeps the median. A tiny
+iris run is trained first for the `predict` of one table row.
+
+    python benchmarks/startup.py --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import machine, markdown_table, write_section
+
+BIN = Path(sys.executable).with_name("deepworks")
+
+
+def wall(command: list[str], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "runs"
+        trained = subprocess.run(
+            [str(BIN), "run", "examples/iris.yaml", "--runs-dir", str(runs), "-q",
+             "--set", "evaluate.explain=0", "--set", "evaluate.baselines=false"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        run = trained.stdout.strip().splitlines()[-1]
+        row = Path(tmp) / "row.csv"
+        row.write_text(
+            "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n"
+            "5.1,3.5,1.4,0.2\n"
+        )
+        commands = {
+            'python -c "import torch"': [sys.executable, "-c", "import torch"],
+            "deepworks --help": [str(BIN), "--help"],
+            "deepworks runs": [str(BIN), "runs", "--runs-dir", str(runs)],
+            "deepworks predict (one table row)": [
+                str(BIN), "predict", run, str(row), "-o", str(Path(tmp) / "p.csv")
+            ],
+        }  # fmt: skip
+        seconds = {name: wall(command, args.repeats) for name, command in commands.items()}
+    torch_s = seconds['python -c "import torch"']
+    table = markdown_table(
+        ["process", "seconds (median)", "× import torch"],
+        [[f"`{name}`", f"{s:.2f}", f"{s / torch_s:.2f}"] for name, s in seconds.items()],
+    )
+    print(table)
+    write_section(
+        "startup",
+        "## Start-up\n\n"
+        f"`python benchmarks/startup.py --repeats {args.repeats}` on {machine()}: whole "
+        "processes, the median of the repeats. `--help` and `runs` import no torch; `predict` "
+        "still pays for torchmetrics' package import (issue 16).\n\n" + table,
+    )
+
+
+if __name__ == "__main__":
+    main()
