@@ -19,6 +19,15 @@ from deepworks.cli.app import (
 )
 
 
+def _load(run_id: str, runs_dir: Path, threads: int | None):
+    """The run, with PyTorch's thread count set first (a bad count is a user's error)."""
+    from deepworks.predict import load
+    from deepworks.runtime import set_threads
+
+    set_threads(threads)
+    return load(run_id, runs_dir)
+
+
 @app.command()
 def evaluate(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
@@ -29,11 +38,7 @@ def evaluate(
     threads: Threads = None,
 ) -> None:
     """Evaluate a finished run on its test split or on new labelled data."""
-    from deepworks.predict import load
-    from deepworks.runtime import set_threads
-
-    set_threads(threads)
-    metrics = load(run_id, runs_dir).evaluate(data)
+    metrics = _load(run_id, runs_dir, threads).evaluate(data)
     _console().print(_metrics_table({str(data or "test"): metrics}, f"run {run_id}"))
     print(json.dumps(metrics))
 
@@ -49,11 +54,7 @@ def predict(
     threads: Threads = None,
 ) -> None:
     """Predict INPUT with a finished run; writes a CSV with class probabilities."""
-    from deepworks.predict import load
-    from deepworks.runtime import set_threads
-
-    set_threads(threads)
-    frame = load(run_id, runs_dir).predict(inputs)
+    frame = _load(run_id, runs_dir, threads).predict(inputs)
     _write_csv(frame, output, f"{len(frame)} predictions")
 
 
@@ -68,11 +69,7 @@ def embed(
     threads: Threads = None,
 ) -> None:
     """Write each input's learned code: an autoencoder's, or a pretrained model's features."""
-    from deepworks.predict import load
-    from deepworks.runtime import set_threads
-
-    set_threads(threads)
-    frame = load(run_id, runs_dir).embed(inputs)
+    frame = _load(run_id, runs_dir, threads).embed(inputs)
     _write_csv(frame, output, f"{len(frame)} codes of width {frame.shape[1] - 1}")
 
 
@@ -101,11 +98,7 @@ def explain(
 
     Saliency / integrated gradients / Grad-CAM overlays, highlighted tokens and attention maps,
     feature attributions."""
-    from deepworks.predict import load
-    from deepworks.runtime import set_threads
-
-    set_threads(threads)
-    run = load(run_id, runs_dir)
+    run = _load(run_id, runs_dir, threads)
     folder = output or run.path / "explanations"
     import pandas as pd
 
@@ -141,11 +134,7 @@ def generate(
     threads: Threads = None,
 ) -> None:
     """Generate images with a GAN run, or text with a language-model run."""
-    from deepworks.predict import load
-    from deepworks.runtime import set_threads
-
-    set_threads(threads)
-    run = load(run_id, runs_dir)
+    run = _load(run_id, runs_dir, threads)
     if run.task.generates == "images":
         _generate_images(run, n, label, output, judge, seed, runs_dir)
         return
@@ -183,11 +172,7 @@ def recommend(
     threads: Threads = None,
 ) -> None:
     """The top-k items for a user from a recommendation run (never one they already rated)."""
-    from deepworks.predict import load
-    from deepworks.runtime import set_threads
-
-    set_threads(threads)
-    frame = load(run_id, runs_dir).recommend(user, k)
+    frame = _load(run_id, runs_dir, threads).recommend(user, k)
     table = Table(title=f"top {len(frame)} for user {user}")
     for column in frame.columns:
         table.add_column(column, no_wrap=column != "title")

@@ -19,7 +19,6 @@ import pandas as pd
 from deepworks.core.errors import DataError, did_you_mean
 from deepworks.data.tables import looks_numeric
 
-ROLES = ("feature", "id", "drop", "date", "categorical", "numeric")
 DATE_PARTS = (
     "year",
     "month",

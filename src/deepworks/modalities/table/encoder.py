@@ -100,17 +100,7 @@ class TableEncoder(Encoder):
                 f"Expected columns: {', '.join(self.columns)}."
             )
         frame = date_parts(frame, self.dates)
-        parts: list[np.ndarray] = []
-        block = frame[list(self.numeric)]
-        if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # one array op
-            values = block.to_numpy(dtype=np.float64)
-            stats = {k: np.array([s[k] for s in self.numeric.values()]) for k in self.numeric_keys}
-            values = np.where(np.isnan(values), stats["median"], values)
-            parts.append((values - stats["mean"]) / stats["std"])
-        else:  # text among the numbers: column by column, naming the bad cell
-            for col, st in self.numeric.items():
-                values = numeric_column(frame, col, origin).fillna(st["median"]).to_numpy()
-                parts.append(((values - st["mean"]) / st["std"])[:, None])
+        parts: list[np.ndarray] = [self._standardized(frame, origin)]
         for col, cats in self.categorical.items():
             values = frame[col].astype("string")
             onehot = np.zeros((len(frame), len(cats) + 1))
@@ -123,6 +113,22 @@ class TableEncoder(Encoder):
             encoded = np.concatenate(parts, axis=1).astype(np.float32)
         self._refuse_non_finite(frame, encoded[:, : len(self.numeric)], origin)
         return torch.from_numpy(encoded)
+
+    def _standardized(self, frame: pd.DataFrame, origin: str) -> np.ndarray:
+        """The numeric columns, empty cells filled with the training median, in training
+        standard deviations from the training mean: (rows, numeric columns)."""
+        block = frame[list(self.numeric)]
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and overflow: refused later
+            if all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):  # one array op
+                values = block.to_numpy(dtype=np.float64)
+                st = {k: np.array([s[k] for s in self.numeric.values()]) for k in self.numeric_keys}
+                values = np.where(np.isnan(values), st["median"], values)
+                return (values - st["mean"]) / st["std"]
+            columns = []  # text among the numbers: column by column, naming the bad cell
+            for col, s in self.numeric.items():
+                values = numeric_column(frame, col, origin).fillna(s["median"]).to_numpy()
+                columns.append((values - s["mean"]) / s["std"])
+            return np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
 
     def _refuse_non_finite(self, frame: pd.DataFrame, numbers: np.ndarray, origin: str) -> None:
         """An infinite number, or one too large to encode, never reaches the model: no silent
@@ -152,16 +158,17 @@ class TableEncoder(Encoder):
         """Per row, what no training row was like: every value empty, a category never seen,
         a number more than NOVEL_Z standard deviations from the training mean."""
         frame = date_parts(frame_of(inputs, self.columns), self.dates)
+        origin = origin_of(inputs)
         reasons: list[list[str]] = [[] for _ in range(len(frame))]
         features = [*self.numeric, *self.categorical]
         for row in np.flatnonzero(frame[features].isna().all(axis=1).to_numpy()):
             reasons[row].append("every value is empty")
-        for col, st in self.numeric.items():
-            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
-            with np.errstate(invalid="ignore", over="ignore"):
-                far = np.abs(values - st["mean"]) > NOVEL_Z * st["std"]
-            for row in np.flatnonzero(far):
-                reasons[row].append(f"`{col}` = {values[row]:g} is far outside training")
+        with np.errstate(invalid="ignore"):
+            far = np.abs(self._standardized(frame, origin)) > NOVEL_Z  # empty cells: the median
+        for row, col in zip(*np.nonzero(far), strict=True):
+            column = list(self.numeric)[col]
+            value = float(pd.to_numeric(frame[column].iloc[row]))
+            reasons[row].append(f"`{column}` = {value:g} is far outside training")
         for col, cats in self.categorical.items():
             if col in self.capped:  # rare categories were seen, only not kept
                 continue
