@@ -22,8 +22,8 @@ from deepworks.catalog import load_config
 from deepworks.data.datasets import EpochSampler
 from deepworks.models import build_model
 from deepworks.tasks import get_task, load_data
+from deepworks.train.loader import make_loader
 from deepworks.train.optim import build_optimizer
-from deepworks.train.trainer import make_loader
 
 BATCH = 64
 

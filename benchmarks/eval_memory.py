@@ -35,7 +35,7 @@ def measure(n: int, how: str) -> dict:
     from deepworks.metrics.evaluator import evaluate
     from deepworks.models import build_model
     from deepworks.tasks import get_task
-    from deepworks.train.trainer import make_loader
+    from deepworks.train.loader import make_loader
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

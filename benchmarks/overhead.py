@@ -45,8 +45,9 @@ CASES = {
 }
 
 
-def plain_loop(model, train, valid, epochs, batch_size, lr, seed) -> list[float]:
+def plain_loop(model, train, valid, epochs, batch_size, lr, seed, device="cpu") -> list[float]:
     """What one writes by hand: shuffle, step, log the epoch loss, validate."""
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     x, y = train.x, train.y
     losses = []
@@ -57,7 +58,8 @@ def plain_loop(model, train, valid, epochs, batch_size, lr, seed) -> list[float]
         for start in range(0, len(x), batch_size):
             idx = order[start : start + batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            xb, yb = x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+            loss = F.cross_entropy(model(xb), yb)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
@@ -65,10 +67,11 @@ def plain_loop(model, train, valid, epochs, batch_size, lr, seed) -> list[float]
         losses.append(total / seen)
         model.eval()
         with torch.inference_mode():
-            logits = torch.cat([model(v) for v in valid.x.split(256)])
+            logits = torch.cat([model(v.to(device)) for v in valid.x.split(256)])
+            target = valid.y.to(device)
             _ = (
-                F.cross_entropy(logits, valid.y).item(),
-                (logits.argmax(1) == valid.y).float().mean(),
+                F.cross_entropy(logits, target).item(),
+                (logits.argmax(1) == target).float().mean().item(),
             )
     return losses
 
@@ -78,8 +81,11 @@ def deepworks_loop(model, task, bundle, cfg, seed) -> list[float]:
     return [r["train_loss"] for r in state.history]
 
 
-def measure(name: str, raw: dict, epochs: int, repeats: int, seed: int = 0) -> dict:
-    raw = {**raw, "train": {"epochs": epochs, "optimizer": {"name": "adam", "lr": 1e-3}}}
+def measure(
+    name: str, raw: dict, epochs: int, repeats: int, seed: int = 0, device: str = "cpu"
+) -> dict:
+    train = {"epochs": epochs, "optimizer": {"name": "adam", "lr": 1e-3}, "device": device}
+    raw = {**raw, "train": train}
     cfg = load_config(raw)
     bundle = load_data(cfg.data, cfg.task, seed)
     task = get_task(bundle.schema)
@@ -94,7 +100,7 @@ def measure(name: str, raw: dict, epochs: int, repeats: int, seed: int = 0) -> d
         model = fresh()
         t = time.perf_counter()
         curves["plain"] = plain_loop(
-            model, bundle.train, bundle.valid, epochs, cfg.data.batch_size, 1e-3, seed
+            model, bundle.train, bundle.valid, epochs, cfg.data.batch_size, 1e-3, seed, device
         )
         times["plain"].append(time.perf_counter() - t)
         model = fresh()
@@ -113,15 +119,7 @@ def measure(name: str, raw: dict, epochs: int, repeats: int, seed: int = 0) -> d
     return {"name": name, "plain": plain, "ours": ours, "diff": diff, "n": len(bundle.train)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    results = [measure(name, raw, args.epochs, args.repeats) for name, raw in CASES.items()]
+def overhead_table(results: list[dict]) -> str:
     rows = [
         [
             r["name"],
@@ -133,10 +131,22 @@ def main() -> None:
         ]
         for r in results
     ]
-    table = markdown_table(
+    return markdown_table(
         ["model / data", "train rows", "plain loop (s)", "deepworks (s)", "ratio", "max loss diff"],
         rows,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = [measure(name, raw, args.epochs, args.repeats) for name, raw in CASES.items()]
+    table = overhead_table(results)
     print("\n" + table)
     if not args.no_write:
         write_section(

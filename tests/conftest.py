@@ -71,8 +71,11 @@ def trainer_killed_when(condition):
     from deepworks.train.trainer import Trainer
 
     class KilledTrainer(Trainer):
-        def _save(self, *args):
-            super()._save(*args)
+        def __init__(self, cfg, *args, **kwargs):  # a checkpoint at every epoch's end
+            super().__init__(cfg.model_copy(update={"checkpoint_budget": 1.0}), *args, **kwargs)
+
+        def _save(self, *args, **kwargs):
+            super()._save(*args, **kwargs)
             if condition(self.state):
                 raise Killed
 

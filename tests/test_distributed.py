@@ -97,3 +97,28 @@ def test_a_killed_run_resumes_in_two_processes(tmp_path, monkeypatch):
     a, b = load_file(whole.folder.weights), load_file(resumed.folder.weights)
     for name in a:
         assert torch.allclose(a[name], b[name], atol=1e-4), name
+
+
+def test_a_process_group_of_one_trains_through_ddp_as_without_it(monkeypatch):
+    """What `benchmarks/gpu.py` runs on one GPU with NCCL, here on gloo: inside a process
+    group the step goes through DistributedDataParallel, and one replica learns the same."""
+    from deepworks.train import distributed
+    from tests.conftest import tiny_config
+    from tests.test_trainer import _fit
+
+    raw = tiny_config("digits", epochs=2)
+    raw["model"]["dropout"] = 0.0
+    alone, *_ = _fit(raw)
+    wrapped = []
+    real = distributed.Replica
+    monkeypatch.setattr(distributed, "Replica", lambda *a, **k: wrapped.append(1) or real(*a, **k))
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29541")
+    torch.distributed.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        grouped, *_ = _fit(raw)
+    finally:
+        torch.distributed.destroy_process_group()
+    assert wrapped == [1]
+    for (name, a), b in zip(alone.state_dict().items(), grouped.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), name

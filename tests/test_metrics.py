@@ -10,7 +10,7 @@ from deepworks.core.schema import Schema
 from deepworks.data.datasets import TensorData
 from deepworks.metrics.evaluator import evaluate
 from deepworks.tasks import get_task
-from deepworks.train.trainer import make_loader
+from deepworks.train.loader import make_loader
 
 
 class Fixed(nn.Module):
@@ -85,3 +85,44 @@ def test_histogram_roc_auc_keeps_torchmetrics_state_exactly(classes):
     assert torch.equal(ours.confmat, theirs.confmat)
     assert float(ours.compute()) == pytest.approx(float(theirs.compute()), abs=1e-7)
     assert 0.8 < float(ours.compute()) < 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_one_pass_scores_equal_torchmetrics_and_scikit_learn(seed):
+    """Accuracy, balanced accuracy and macro precision / recall / F1 from one confusion matrix,
+    over two batches, with a class that never occurs and one that is never predicted."""
+    from sklearn import metrics as skm
+    from torchmetrics.classification import (
+        MulticlassAccuracy,
+        MulticlassF1Score,
+        MulticlassPrecision,
+        MulticlassRecall,
+    )
+
+    from deepworks.metrics.confusion import ConfusionScores
+
+    g = torch.Generator().manual_seed(seed)
+    n = 5
+    target = torch.randint(0, 4, (300,), generator=g)  # class 4 never occurs
+    probs = torch.rand(300, n, generator=g)
+    probs[:, 3] = 0  # class 3 is never predicted
+    ours = ConfusionScores(n)
+    reference = {
+        "accuracy": MulticlassAccuracy(n, average="micro"),
+        "balanced_accuracy": MulticlassRecall(n, average="macro"),
+        "precision": MulticlassPrecision(n, average="macro"),
+        "recall": MulticlassRecall(n, average="macro"),
+        "f1": MulticlassF1Score(n, average="macro"),
+    }
+    for part in (slice(0, 120), slice(120, 300)):
+        ours.update(probs[part], target[part])
+        for metric in reference.values():
+            metric.update(probs[part], target[part])
+    scores = ours.compute()
+    for name, metric in reference.items():
+        assert scores[name].item() == pytest.approx(metric.compute().item(), abs=1e-6), name
+    predicted = probs.argmax(1).numpy()
+    assert scores["accuracy"].item() == pytest.approx(skm.accuracy_score(target, predicted))
+    present = sorted(set(target.tolist()) | set(predicted.tolist()))
+    f1 = skm.f1_score(target, predicted, labels=present, average="macro", zero_division=0)
+    assert scores["f1"].item() == pytest.approx(f1, abs=1e-6)

@@ -12,7 +12,8 @@ from deepworks.core.schema import Schema
 from deepworks.core.task import Task
 from deepworks.data.datasets import Data, TensorData
 from deepworks.metrics.evaluator import evaluate
-from deepworks.train.trainer import Trainer, make_loader
+from deepworks.train.loader import make_loader
+from deepworks.train.trainer import Trainer
 
 SCHEMA = Schema("table", "regression", (2,), "y", target_scale=(0.0, 1.0))
 

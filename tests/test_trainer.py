@@ -10,8 +10,9 @@ from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
 from deepworks.tasks import get_task, load_data
 from deepworks.train.checkpoint import write_json
+from deepworks.train.loader import make_loader
 from deepworks.train.optim import OPTIMIZERS, SCHEDULERS
-from deepworks.train.trainer import Trainer, make_loader
+from deepworks.train.trainer import Callback, Trainer
 from tests.conftest import Killed, tiny_config, trainer_killed_when
 
 
@@ -166,9 +167,52 @@ def test_early_stopping_can_monitor_a_final_only_metric():
 
 def test_a_lone_last_example_joins_the_batch_before_it():
     """Batch norm cannot train on one example: 11 examples in batches of 5 come as 5 + 6."""
-    from deepworks.train.trainer import NoLoneBatch
+    from deepworks.train.loader import NoLoneBatch
 
     batches = NoLoneBatch(range(11), 5, drop_last=False)
     assert list(batches) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9, 10]] and len(batches) == 2
     assert list(NoLoneBatch(range(12), 5, drop_last=False))[-1] == [10, 11]
     assert list(NoLoneBatch(range(1), 5, drop_last=False)) == [[0]]
+
+
+def test_checkpoints_keep_within_their_budget_and_resume_exactly_from_any(tmp_path):
+    """Epochs of milliseconds: with a tiny budget only the first and the last epochs'
+    checkpoints are written; a run killed in between resumes from the first, exactly."""
+    from deepworks.train.checkpoint import CheckpointWriter
+
+    raw = tiny_config(epochs=5, checkpoint_budget=1e-6)
+    raw["model"]["dropout"] = 0.3
+    written = []
+    real_write = CheckpointWriter.write
+
+    def counting(self, path, payload, then):
+        written.append(payload["state"]["epoch"])
+        return real_write(self, path, payload, then)
+
+    CheckpointWriter.write = counting
+    try:
+        full = _fit(raw, checkpoint_dir=tmp_path / "full")[0].state_dict()
+        assert written == [1, 5]
+        written.clear()
+        every = {**raw, "train": {**raw["train"], "checkpoint_budget": 1.0}}
+        _fit(every, checkpoint_dir=tmp_path / "every")
+        assert written == [1, 2, 3, 4, 5]
+    finally:
+        CheckpointWriter.write = real_write
+
+    class KilledAtEpoch4(Callback):
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 4:
+                raise Killed
+
+    with pytest.raises(Killed):
+        _fit(raw, checkpoint_dir=tmp_path / "k", callbacks=[KilledAtEpoch4()])
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data)
+    torch.manual_seed(0)
+    model = build_model("mlp", cfg.model.params, bundle.schema)
+    trainer = Trainer(cfg.train, 0, batch_size=16, progress=False, checkpoint_dir=tmp_path / "k")
+    state = trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=True)
+    assert [r["epoch"] for r in state.history] == [1, 2, 3, 4, 5]
+    resumed = model.state_dict()
+    assert all(torch.equal(full[k], resumed[k]) for k in full)

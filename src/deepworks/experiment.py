@@ -29,7 +29,8 @@ from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task, load_data
 from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, remove_stale_temps, save_weights, write_json
-from deepworks.train.trainer import CHECKPOINT, Callback, Trainer, make_loader
+from deepworks.train.loader import make_loader
+from deepworks.train.trainer import CHECKPOINT, Callback, Trainer
 
 
 class _LogEpochs(Callback):
@@ -151,6 +152,9 @@ def _failing_cleanly(folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundl
             reason = str(exc) if user else f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(OSError):  # a disk too full for even this: `running`
                 folder.update_info(status="failed", finished=_now(), reason=reason)
+        lost = distributed.peer_lost(exc, folder.id)
+        if lost is not None:
+            raise lost from None
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise RunError(
                 f"the disk under {folder.path} is full ({exc.strerror}); the run is marked "

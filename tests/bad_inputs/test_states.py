@@ -86,7 +86,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_pat
 def test_a_disk_that_fills_up_mid_run_fails_it_cleanly_and_resume_finishes_it(
     tmp_path, monkeypatch, cli
 ):
-    """The disk fills while the second epoch's checkpoint is being written: half a file, then
+    """The disk fills while the second checkpoint is being written: half a file, then
     ENOSPC. The run is marked failed with the reason, the first checkpoint is kept whole, no
     temp file is left, `deepworks runs` shows it; once there is space, resume ends where an
     uninterrupted run ends."""
@@ -94,18 +94,19 @@ def test_a_disk_that_fills_up_mid_run_fails_it_cleanly_and_resume_finishes_it(
 
     raw = tiny_config("iris", epochs=3) | {"name": "full"}
     whole = deepworks.run(raw, runs_dir=tmp_path / "whole", progress=False)
-    real_save, calls = torch.save, []
+    real_write, calls = Path.write_bytes, []
 
-    def filling_disk(obj, path, *args, **kwargs):
-        calls.append(path)
-        if len(calls) == 2:
-            Path(path).write_bytes(b"half a checkpoint")
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_save(obj, path, *args, **kwargs)
+    def filling_disk(path, data):
+        if path.name.startswith(".tmp-last.pt"):
+            calls.append(path)
+            if len(calls) == 2:
+                real_write(path, b"half a checkpoint")
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
 
     runs = tmp_path / "runs"
     with monkeypatch.context() as patch:
-        patch.setattr(torch, "save", filling_disk)
+        patch.setattr(Path, "write_bytes", filling_disk)
         config = tmp_path / "full.yaml"
         config.write_text(json.dumps(raw))
         result = cli("run", config, "--runs-dir", runs)

@@ -23,7 +23,8 @@ from deepworks.models import build_model
 from deepworks.runtime import seed_everything
 from deepworks.tasks import get_task
 from deepworks.train.checkpoint import write_json
-from deepworks.train.trainer import Trainer, make_loader
+from deepworks.train.loader import make_loader
+from deepworks.train.trainer import Trainer
 
 
 def check_task(task: str) -> None:

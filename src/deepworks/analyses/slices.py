@@ -20,7 +20,7 @@ from deepworks.core.task import Task
 from deepworks.data.datasets import TensorData
 from deepworks.metrics.evaluator import evaluate
 from deepworks.train.checkpoint import write_json
-from deepworks.train.trainer import make_loader
+from deepworks.train.loader import make_loader
 
 # A numeric column with more distinct values than this is cut into quartiles.
 MAX_GROUPS = 10

@@ -91,7 +91,16 @@ class TrainConfig(_Section):
     early_stopping: EarlyStoppingConfig | None = None
     grad_clip: float | None = Field(None, gt=0, description="Clip the gradient norm to this.")
     checkpoint_every_steps: int | None = Field(
-        None, gt=0, description="Also checkpoint every N optimizer steps (always every epoch)."
+        None, gt=0, description="Also checkpoint every N optimizer steps."
+    )
+    checkpoint_budget: float = Field(
+        0.01,
+        gt=0,
+        le=1,
+        description="The most of the training time that epoch-end checkpoints may take: an "
+        "epoch's checkpoint is left out while the last one is younger than its cost divided by "
+        "this (epochs of a few milliseconds); the first and last epochs' are always written, "
+        "and 1 writes every epoch. Resuming is exact from any checkpoint.",
     )
     threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch.")
     device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"

@@ -34,6 +34,13 @@ class RunError(DeepworksError):
     """A run folder is missing, incomplete or cannot be resumed."""
 
 
+class PeerLostError(DeepworksError):
+    """Another process of a distributed run stopped (its machine died, it was killed): not the
+    user's mistake, but said in one line all the same."""
+
+    exit_code = 1
+
+
 class TrainingError(DeepworksError):
     """Training cannot go on (for example the loss became NaN)."""
 

@@ -7,6 +7,7 @@ collation would otherwise dominate the step time.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -84,3 +85,31 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n - self.start
+
+
+class TensorBatches:
+    """What a DataLoader yields over a ``TensorData`` in this process, without its per-batch
+    Python: each batch is a slice of the epoch's order indexing the tensors directly. The
+    batches are the DataLoader's own (the sampler's order and start, a lone last example
+    joined to the batch before), so curves and resumes do not change."""
+
+    def __init__(self, data: TensorData, sampler: EpochSampler, batch_size: int) -> None:
+        self.data, self.sampler, self.batch_size = data, sampler, batch_size
+        self.generator = torch.Generator()  # as a DataLoader has; nothing here draws from it
+
+    def _cuts(self) -> list[int]:
+        n, size = len(self.sampler), self.batch_size
+        cuts = [*range(0, n, size), n]
+        if n % size == 1 and n > size:  # batch norm cannot train on one example
+            del cuts[-2]
+        return cuts
+
+    def __iter__(self):
+        order = self.sampler.order()[self.sampler.start :]
+        cuts = self._cuts()
+        for start, end in itertools.pairwise(cuts):
+            idx = order[start:end]
+            yield self.data.x[idx], self.data.y[idx]
+
+    def __len__(self) -> int:
+        return len(self._cuts()) - 1

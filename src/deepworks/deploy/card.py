@@ -29,7 +29,7 @@ from deepworks.deploy.export import (
 from deepworks.metrics.evaluator import evaluate, scalars
 from deepworks.runtime import machine
 from deepworks.train.checkpoint import save_weights, write_json
-from deepworks.train.trainer import make_loader
+from deepworks.train.loader import make_loader
 
 LATENCY_RUNS, WARMUP, THROUGHPUT_RUNS, BATCH = 200, 20, 20, 64
 

@@ -14,7 +14,32 @@ from deepworks.core.batch import Batch
 from deepworks.core.task import Task
 
 
-@torch.inference_mode()
+class Evaluator:
+    """A task's metrics (all, or those in ``names``) and the mean loss, built once and reset
+    at each call: the trainer validates every epoch without rebuilding them."""
+
+    def __init__(
+        self, task: Task, names: set[str] | None = None, device: torch.device | str = "cpu"
+    ) -> None:
+        self.task, self.device = task, device
+        self.metrics = task.metrics(names).to(device)
+        self.loss = MeanMetric().to(device)
+
+    @torch.inference_mode()
+    def __call__(self, model: nn.Module, loader: DataLoader) -> dict[str, Any]:
+        self.metrics.reset()
+        self.loss.reset()
+        was_training = model.training
+        model.eval()
+        for raw in loader:
+            batch = Batch.of(raw).to(self.device)
+            batch_loss, preds, target = self.task.evaluation_step(model, batch)
+            self.loss.update(batch_loss, weight=len(batch))
+            self.metrics.update(preds, target)
+        model.train(was_training)
+        return {"loss": self.loss.compute().item(), **self.task.summarize(self.metrics.compute())}
+
+
 def evaluate(
     model: nn.Module,
     task: Task,
@@ -23,17 +48,7 @@ def evaluate(
     names: set[str] | None = None,
 ) -> dict[str, Any]:
     """The task's metrics (all, or those in ``names``) plus the mean loss over ``loader``."""
-    was_training = model.training
-    model.eval()
-    metrics = task.metrics(names).to(device)
-    loss = MeanMetric().to(device)
-    for raw in loader:
-        batch = Batch.of(raw).to(device)
-        batch_loss, preds, target = task.evaluation_step(model, batch)
-        loss.update(batch_loss, weight=len(batch))
-        metrics.update(preds, target)
-    model.train(was_training)
-    return {"loss": loss.compute().item(), **task.summarize(metrics.compute())}
+    return Evaluator(task, names, device)(model, loader)
 
 
 def scalars(metrics: dict[str, Any]) -> dict[str, float]:

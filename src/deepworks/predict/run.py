@@ -30,7 +30,7 @@ from deepworks.models import build_model
 from deepworks.predict.explaining import Explaining
 from deepworks.predict.generating import Generating
 from deepworks.runs.folder import RunFolder
-from deepworks.train.trainer import make_loader
+from deepworks.train.loader import make_loader
 
 Inputs = pd.DataFrame | np.ndarray | torch.Tensor | str | Path | Sequence[str | Path]
 

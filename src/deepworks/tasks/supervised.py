@@ -19,6 +19,7 @@ from torchmetrics.classification import (
 from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from deepworks.core.task import Task, register_task
+from deepworks.metrics.confusion import SCORES, ConfusionScores
 from deepworks.metrics.roc import HistogramAUROC
 
 # ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
@@ -72,6 +73,17 @@ class Classification(Task):
             ),
             "confusion_matrix": lambda: MulticlassConfusionMatrix(n),
         }
+
+    def metrics(self, names: set[str] | None = None):
+        """Only scores of the confusion matrix (the per-epoch set, slices): one metric, one
+        update a batch; anything more: torchmetrics' own."""
+        if names is not None and names <= SCORES:
+            from torchmetrics import MetricCollection
+
+            return MetricCollection(
+                {"scores": ConfusionScores(self.schema.n_outputs, frozenset(names))}
+            )
+        return super().metrics(names)
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
         return output.softmax(dim=-1)

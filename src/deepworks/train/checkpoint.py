@@ -7,9 +7,11 @@ would only add durability against power loss, at a cost paid every epoch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,3 +76,55 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
     # weights_only: a checkpoint is tensors and plain containers; never run code from it.
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class CheckpointWriter:
+    """Writes checkpoints one at a time: the payload is serialized on the training thread (a
+    snapshot: training goes on changing the tensors), the file written on a worker thread,
+    which holds no interpreter lock while it writes. A write that failed raises at the next
+    write or when the ``with`` block ends; leaving the block waits for the write in flight, so
+    a run that stops has its last checkpoint whole."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def write(self, path: Path, payload: dict[str, Any], then: Callable[[], None]) -> None:
+        """Save ``payload`` to ``path``, then call ``then`` (e.g. the note that says which
+        epoch the checkpoint holds), both off this thread."""
+        import io
+
+        import torch
+
+        self.wait()
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        data = buffer.getbuffer()
+
+        def job() -> None:
+            try:
+                atomic_write(path, lambda p: p.write_bytes(data))
+                then()
+            except BaseException as error:  # handed to the training thread at its next wait
+                self._error = error
+
+        self._thread = threading.Thread(target=job, name="checkpoint-writer", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __enter__(self) -> CheckpointWriter:
+        return self
+
+    def __exit__(self, kind: type | None, *_: object) -> None:
+        if kind is None:
+            self.wait()
+            return
+        with contextlib.suppress(Exception):  # the error already on its way is the one to see
+            self.wait()

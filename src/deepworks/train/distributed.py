@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -21,12 +22,17 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, Sampler
 
-from deepworks.core.errors import ConfigError
+from deepworks.core.errors import ConfigError, PeerLostError
+
+
+def active() -> bool:
+    """Whether this process belongs to a process group (of one process or more)."""
+    return dist.is_available() and dist.is_initialized()
 
 
 def world() -> tuple[int, int]:
     """(rank, number of processes); (0, 1) outside distributed training."""
-    if dist.is_available() and dist.is_initialized():
+    if active():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
@@ -40,20 +46,42 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+# A peer that stops answering without closing its connections (a frozen machine) fails the
+# collective that waits for it after this long, instead of the backends' 30 minutes or more.
+PEER_TIMEOUT_S = float(os.environ.get("DEEPWORKS_PEER_TIMEOUT", "600"))
+
+
 def init_from_env(device: str) -> None:
     """Join the process group torchrun described in the environment (gloo on CPU, NCCL on
     CUDA); a no-op for a single process."""
-    if not launched() or dist.is_initialized():
+    if not launched() or active():
         return
     cuda = device in ("cuda", "auto") and torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group("nccl" if cuda else "gloo")
+    dist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(seconds=PEER_TIMEOUT_S))
+
+
+def peer_lost(exc: BaseException, run_id: str) -> PeerLostError | None:
+    """The one-line error for a collective that failed because another process of this run
+    stopped (connection reset or closed, a timeout), or None for any other exception."""
+    if world()[1] == 1 or not isinstance(exc, RuntimeError):
+        return None
+    text = str(exc)
+    signs = ("Connection reset", "Connection closed", "Timed out", "timed out", "NCCL", "gloo")
+    if not (isinstance(exc, dist.DistError) or any(sign in text for sign in signs)):
+        return None
+    first = text.split(". ")[0].split("] ")[-1]
+    return PeerLostError(
+        f"a training process on another machine stopped ({first}); this run is marked failed "
+        f"and keeps its last checkpoint: once every machine is back, start `deepworks resume "
+        f"{run_id}` the way the run was started"
+    )
 
 
 def finish() -> None:
     """Leave the process group: after training, rank 0 goes on alone."""
-    if dist.is_available() and dist.is_initialized():
+    if active():
         dist.barrier()
         dist.destroy_process_group()
 
