@@ -9,8 +9,8 @@ from PIL import Image
 
 import deepworks
 from deepworks.core.schema import Schema
+from deepworks.metrics.streams import ClassifierScore
 from deepworks.models import build_model
-from deepworks.tasks.gan import ClassifierScore
 from tests.conftest import assert_user_error, killed_and_resumed
 
 

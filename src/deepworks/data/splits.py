@@ -4,7 +4,6 @@ of data. Splits are stratified by class and a function of the seed alone."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError
@@ -14,6 +13,8 @@ def split_indices(
     n: int, labels: np.ndarray | None, cfg: DataConfig, seed: int, origin: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deterministic train / valid / test indices; stratified when labels are given."""
+    from sklearn.model_selection import train_test_split  # a run's start, never a prediction
+
     index = np.arange(n)
     try:
         if cfg.limit is not None and cfg.limit < n:
@@ -53,6 +54,8 @@ def split_keeping_test(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train and valid indices from ``pool`` when the dataset brings its own test set (which
     stays the test split); ``data.limit`` caps train + valid."""
+    from sklearn.model_selection import train_test_split
+
     try:
         if cfg.limit and cfg.limit < len(pool):
             pool, _ = train_test_split(

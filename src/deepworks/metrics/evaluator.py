@@ -8,7 +8,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchmetrics import MeanMetric
 
 from deepworks.core.batch import Batch
 from deepworks.core.task import Task
@@ -21,6 +20,8 @@ class Evaluator:
     def __init__(
         self, task: Task, names: set[str] | None = None, device: torch.device | str = "cpu"
     ) -> None:
+        from torchmetrics import MeanMetric
+
         self.task, self.device = task, device
         self.metrics = task.metrics(names).to(device)
         self.loss = MeanMetric().to(device)

@@ -70,18 +70,20 @@ class Family:
 
 
 def _torchvision(name: str, head: Callable, skip: tuple[str, ...], min_size: int = 32, **kw):
-    from torchvision import models as tvm
+    """A torchvision family; torchvision itself is imported when a net is built."""
 
-    return Family(
-        build=lambda n, size: tvm.get_model(name, weights=None, num_classes=n, **kw),
-        head=head,
-        skip=skip,
-        imagenet=lambda: download(
-            lambda: tvm.get_model_weights(name).DEFAULT.get_state_dict(progress=True),
-            f"{name} imagenet",
-        ),
-        min_size=min_size,
-    )
+    def build(n_outputs: int, size: int) -> nn.Module:
+        from torchvision import models as tvm
+
+        return tvm.get_model(name, weights=None, num_classes=n_outputs, **kw)
+
+    def imagenet() -> dict[str, torch.Tensor]:
+        from torchvision import models as tvm
+
+        weights = tvm.get_model_weights(name).DEFAULT
+        return download(lambda: weights.get_state_dict(progress=True), f"{name} imagenet")
+
+    return Family(build=build, head=head, skip=skip, imagenet=imagenet, min_size=min_size)
 
 
 def _efficientnet_lite0_weights() -> dict[str, torch.Tensor]:

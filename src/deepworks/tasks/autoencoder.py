@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
-from torchmetrics.regression import MeanSquaredError
-from torchmetrics.wrappers import LambdaInputTransformer
 
 from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
+
+if TYPE_CHECKING:
+    from torchmetrics import Metric
 
 # The silhouette is quadratic in the number of points: estimate it on a sample.
 SILHOUETTE_SAMPLE = 2000
@@ -58,6 +58,9 @@ class Autoencoder(Task):
         return self.reconstruction_loss(model, x), model(x), x
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.regression import MeanSquaredError
+        from torchmetrics.wrappers import LambdaInputTransformer
+
         flat = lambda t: t.reshape(-1)  # noqa: E731
         return {"mse": lambda: LambdaInputTransformer(MeanSquaredError(), flat, flat)}
 

@@ -13,29 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
-from torchmetrics.regression import (
-    MeanAbsoluteError,
-    MeanAbsolutePercentageError,
-    MeanSquaredError,
-    SymmetricMeanAbsolutePercentageError,
-)
-from torchmetrics.wrappers import LambdaInputTransformer
 
 from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
 
-ERRORS: dict[str, Callable[[], Metric]] = {
-    "mae": MeanAbsoluteError,
-    "rmse": lambda: MeanSquaredError(squared=False),
-    "mape": MeanAbsolutePercentageError,
-    "smape": SymmetricMeanAbsolutePercentageError,
-}
+if TYPE_CHECKING:
+    from torchmetrics import Metric
+
+ERRORS = ("mae", "rmse", "mape", "smape")  # each also scored for seasonal-naive and ETS
 
 
 @register_task("forecast")
@@ -88,8 +78,21 @@ class Forecast(Task):
         return self.loss(output, y), preds, y
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.regression import (
+            MeanAbsoluteError,
+            MeanAbsolutePercentageError,
+            MeanSquaredError,
+            SymmetricMeanAbsolutePercentageError,
+        )
+
         scale = self.schema.encoder.get("mase_scale", 1.0)
-        errors = {**ERRORS, "mase": MeanAbsoluteError}
+        errors: dict[str, Callable[[], Metric]] = {
+            "mae": MeanAbsoluteError,
+            "rmse": lambda: MeanSquaredError(squared=False),
+            "mape": MeanAbsolutePercentageError,
+            "smape": SymmetricMeanAbsolutePercentageError,
+            "mase": MeanAbsoluteError,
+        }
         factories = {}
         for prefix, which in (("", 0), ("seasonal_naive_", 1)):
             for name, make in errors.items():
@@ -158,6 +161,8 @@ class Forecast(Task):
 
 def _picking(make: Callable[[], Metric], which: int, divide: float) -> Callable[[], Metric]:
     """A metric on one forecaster's predictions (0: the model, 1: seasonal-naive)."""
+    from torchmetrics.wrappers import LambdaInputTransformer
+
     return lambda: LambdaInputTransformer(
         make(),
         transform_pred=lambda p: p[..., which].reshape(-1) / divide,

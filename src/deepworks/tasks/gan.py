@@ -16,43 +16,24 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
-from torchmetrics.classification import MulticlassAccuracy
 
 from deepworks.core.batch import Batch
 from deepworks.core.errors import DataError
 from deepworks.core.task import Task, register_task
+
+if TYPE_CHECKING:
+    from torchmetrics import Metric
 from deepworks.data.datasets import first_rows
 
 # The judge is fit on at most this many training images.
 JUDGE_SAMPLE = 5000
 GRID_PER_CLASS = 8  # samples per class (conditional) in the per-epoch grids; 64 otherwise
-
-
-class ClassifierScore(Metric):
-    """The Inception Score, streamed: needs only Σ p·log p and Σ p over the samples."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.add_state("plogp", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("marginal", torch.zeros(0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        p = preds.double().clamp_min(1e-12)
-        self.plogp += (p * p.log()).sum()
-        self.marginal = p.sum(0) if self.marginal.numel() == 0 else self.marginal + p.sum(0)
-        self.count += len(p)
-
-    def compute(self) -> torch.Tensor:
-        mean = self.marginal / self.count
-        return (self.plogp / self.count - (mean * mean.log()).sum()).exp().float()
 
 
 @register_task("gan")
@@ -109,6 +90,10 @@ class Adversarial(Task):
         return loss, model.judge_proba(fake), y
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.classification import MulticlassAccuracy
+
+        from deepworks.metrics.streams import ClassifierScore
+
         factories: dict[str, Callable[[], Metric]] = {"classifier_score": ClassifierScore}
         if self.conditional:
             k = len(self.schema.classes or [])

@@ -7,34 +7,16 @@ context), scored on the same tokens: how much the context the model learned is w
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
-from torchmetrics.classification import MulticlassAccuracy
-from torchmetrics.text import Perplexity
-from torchmetrics.wrappers import LambdaInputTransformer
 
 from deepworks.core.task import Task, register_task
 
-
-class UnigramPerplexity(Metric):
-    """Perplexity of the context-free unigram model on the evaluated tokens."""
-
-    def __init__(self, counts: list[int]) -> None:
-        super().__init__()
-        counts_t = torch.as_tensor(counts, dtype=torch.float64) + 1.0  # add-one smoothing
-        self.register_buffer("log_probs", (counts_t / counts_t.sum()).log())
-        self.add_state("nll", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("tokens", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        self.nll -= self.log_probs[target.reshape(-1)].sum()
-        self.tokens += target.numel()
-
-    def compute(self) -> torch.Tensor:
-        return (self.nll / self.tokens).exp().float()
+if TYPE_CHECKING:
+    from torchmetrics import Metric
 
 
 @register_task("language-model")
@@ -64,6 +46,12 @@ class LanguageModel(Task):
         return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.classification import MulticlassAccuracy
+        from torchmetrics.text import Perplexity
+        from torchmetrics.wrappers import LambdaInputTransformer
+
+        from deepworks.metrics.streams import UnigramPerplexity
+
         vocab = self.schema.n_outputs
         return {
             "perplexity": Perplexity,

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import Metric
-from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError
 
 from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
+
+if TYPE_CHECKING:
+    from torchmetrics import Metric
 
 K = 10
 BIAS_SHRINK = 10.0  # pseudo-ratings pulling the baseline's biases toward 0
@@ -75,6 +76,8 @@ class Recommendation(Task):
         return F.mse_loss(out[:, 0], self.standardize(rating)), self.rating(out), rating
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError
+
         return {
             "rmse": lambda: MeanSquaredError(squared=False),
             "mae": MeanAbsoluteError,

@@ -10,32 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
-from torchmetrics import Metric
 
 from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
 
-
-class MeanColumn(Metric):
-    """The running mean of one column of the predictions."""
-
-    def __init__(self, column: int) -> None:
-        super().__init__()
-        self.column = column
-        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
-    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
-        self.total += preds[:, self.column].double().sum()
-        self.count += len(preds)
-
-    def compute(self) -> torch.Tensor:
-        return (self.total / self.count).float()
+if TYPE_CHECKING:
+    from torchmetrics import Metric
 
 
 @register_task("som")
@@ -68,6 +53,8 @@ class SelfOrganizing(Task):
         return best2.values[:, 0].mean(), preds, y
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from deepworks.metrics.streams import MeanColumn
+
         return {
             "quantization_error": lambda: MeanColumn(0),
             "topographic_error": lambda: MeanColumn(1),

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from torchmetrics import Metric
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassAveragePrecision,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-    MulticlassPrecision,
-    MulticlassRecall,
-)
-from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from deepworks.core.task import Task, register_task
-from deepworks.metrics.confusion import SCORES, ConfusionScores
-from deepworks.metrics.roc import HistogramAUROC
+
+if TYPE_CHECKING:
+    from torchmetrics import Metric
 
 # ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
 # examples stream through (torchmetrics' exact mode would keep every score).
@@ -59,6 +50,17 @@ class Classification(Task):
         return F.cross_entropy(output, target)
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.classification import (
+            MulticlassAccuracy,
+            MulticlassAveragePrecision,
+            MulticlassConfusionMatrix,
+            MulticlassF1Score,
+            MulticlassPrecision,
+            MulticlassRecall,
+        )
+
+        from deepworks.metrics.roc import HistogramAUROC
+
         n = self.schema.n_outputs
         return {
             "accuracy": lambda: MulticlassAccuracy(n, average="micro"),
@@ -77,6 +79,8 @@ class Classification(Task):
     def metrics(self, names: set[str] | None = None):
         """Only scores of the confusion matrix (the per-epoch set, slices): one metric, one
         update a batch; anything more: torchmetrics' own."""
+        from deepworks.metrics.confusion import SCORES, ConfusionScores
+
         if names is not None and names <= SCORES:
             from torchmetrics import MetricCollection
 
@@ -220,6 +224,8 @@ class Regression(Task):
         return F.mse_loss(output.squeeze(-1), (target - mean) / std)
 
     def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+        from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
+
         return {
             "mse": MeanSquaredError,
             "rmse": lambda: MeanSquaredError(squared=False),
