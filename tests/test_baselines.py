@@ -195,3 +195,36 @@ def test_ets_is_as_good_as_holt_winters_fit_by_hand(name, season):
     ours = ets_forecasts(span, season, 6)[0]["test"]
     target = bundle.test.y.numpy().reshape(ours.shape)
     assert np.abs(ours - target).mean() <= 1.02 * np.abs(by_hand - target).mean()
+
+
+def test_a_second_run_on_the_same_split_reuses_its_baselines_and_a_new_split_does_not(
+    tmp_path, monkeypatch, cli
+):
+    """Baselines are cached by a fingerprint of their split: a second run with another network
+    on the same data fits none again and shows the same rows; another seed (another split)
+    fits them anew."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    fits = []
+    real_fit = RandomForestClassifier.fit
+
+    def counting(self, *args, **kwargs):
+        fits.append(1)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(RandomForestClassifier, "fit", counting)
+    raw = tiny_config("wine", epochs=1) | {"evaluate": {"baselines": ["random-forest"]}}
+    first = _board(deepworks.run(raw, runs_dir=tmp_path, progress=False))
+    raw["model"]["hidden"] = [8]  # another network, the same split
+    second = _board(deepworks.run(raw, runs_dir=tmp_path, progress=False))
+    assert len(fits) == 1
+    rows = {r["model"]: r for r in first["rows"]}
+    for row in second["rows"]:
+        if row["model"] != "mlp (deep)":
+            assert row["cached"] is True
+            assert row["accuracy"] == rows[row["model"]]["accuracy"]
+    deepworks.run(raw | {"seed": 1}, runs_dir=tmp_path, progress=False)
+    assert len(fits) == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".cache"]
+    listing = cli("runs", "--runs-dir", tmp_path).out
+    assert listing.count("wine-mlp") == 3 and ".cache" not in listing  # the cache is no run

@@ -51,3 +51,14 @@ def test_selective_prediction_reaches_the_requested_precision_on_test(tmp_path):
     novel = out["out_of_distribution"] != ""  # noise: referred however confident
     assert (referred == (unsure | novel)).all() and novel.all()
     assert np.allclose(out.filter(like="proba_").sum(axis=1), 1, atol=1e-5)
+
+
+def test_a_validation_split_that_cannot_calibrate_gives_a_bounded_temperature():
+    """Every validation answer right and confident: the NLL falls as T → 0 for ever; the fit
+    stops at its bound instead of returning 0 (and NaN probabilities after it)."""
+    from deepworks.metrics.calibration import T_RANGE, fit_temperature
+
+    logits = torch.tensor([[8.0, -8.0]] * 50)
+    t = fit_temperature(logits, torch.zeros(50, dtype=torch.long))
+    assert T_RANGE[0] <= t <= T_RANGE[1]
+    assert torch.isfinite((logits / t).softmax(-1)).all()

@@ -216,3 +216,57 @@ def test_checkpoints_keep_within_their_budget_and_resume_exactly_from_any(tmp_pa
     assert [r["epoch"] for r in state.history] == [1, 2, 3, 4, 5]
     resumed = model.state_dict()
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_bucketed_batches_hold_every_text_once_with_less_padding_and_repeat_by_epoch():
+    from deepworks.data.datasets import EpochSampler, TensorBatches, TensorData
+
+    g = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 60, (1000,), generator=g)
+    x = torch.zeros(1000, 60, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        x[i, :n] = torch.randint(1, 50, (int(n),), generator=g)
+    data = TensorData(x, torch.arange(1000))
+
+    def epoch(bucket, e, start=0):
+        sampler = EpochSampler(1000, seed=3)
+        sampler.set_epoch(e, start=start)
+        return list(TensorBatches(data, sampler, 16, bucket))
+
+    plain, bucketed = epoch(False, 0), epoch(True, 0)
+    assert sorted(torch.cat([y for _, y in bucketed]).tolist()) == list(range(1000))
+    for bx, by in bucketed:  # each batch cut to its longest text, nothing real cut off
+        assert bx.shape[1] == int(lengths[by].max()) and torch.equal(bx, x[by, : bx.shape[1]])
+    cells = lambda batches: sum(bx.numel() for bx, _ in batches)  # noqa: E731
+    assert cells(bucketed) < 0.7 * sum(len(by) * 60 for _, by in plain)
+    again = epoch(True, 0)
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(bucketed, again, strict=True))
+    assert not torch.equal(bucketed[0][1], epoch(True, 1)[0][1])  # another epoch, another order
+    resumed = epoch(True, 0, start=5 * 16)  # five batches trained before a kill
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(bucketed[5:], resumed, strict=True))
+
+
+def test_a_bucketed_text_run_resumes_exactly(tmp_path):
+    raw = {
+        "data": {"dataset": "fine-foods", "limit": 300, "batch_size": 16, "bucket": True,
+                 "tokenizer": {"max_length": 48, "min_freq": 2}},
+        "model": {"name": "lstm", "embed_dim": 16, "hidden": 16, "dropout": 0.2},
+        "train": {"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01},
+                  "checkpoint_every_steps": 5},
+    }  # fmt: skip
+    cfg = load_config(raw)
+    bundle = load_data(cfg.data, cfg.task)
+
+    def fit(cls, folder, resume=False):
+        torch.manual_seed(0)
+        model = build_model("lstm", cfg.model.params, bundle.schema)
+        trainer = cls(cfg.train, 0, batch_size=16, progress=False, checkpoint_dir=folder,
+                      bucket=True)  # fmt: skip
+        trainer.fit(model, get_task(bundle.schema), bundle.train, bundle.valid, resume=resume)
+        return model.state_dict()
+
+    full = fit(Trainer, tmp_path / "full")
+    with pytest.raises(Killed):
+        fit(trainer_killed_when(lambda s: s.global_step == 15), tmp_path / "k")
+    resumed = fit(Trainer, tmp_path / "k", resume=True)
+    assert all(torch.equal(full[k], resumed[k]) for k in full)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from deepworks.tasks import get_task, load_data
 from deepworks.train import distributed
 from deepworks.train.checkpoint import load_checkpoint, remove_stale_temps, save_weights, write_json
 from deepworks.train.loader import make_loader
+from deepworks.train.progress import Phases
 from deepworks.train.trainer import CHECKPOINT, Callback, Trainer
 
 
@@ -192,8 +194,12 @@ def _train_and_evaluate(
         checkpoint_dir=folder.checkpoints,
         callbacks=[_LogEpochs(folder), _EpochFigures(task, model, folder.path / "samples")],
         progress=progress,
+        bucket=cfg.data.bucket,
     )
+    started = time.perf_counter()
     state = trainer.fit(model, task, train, bundle.valid, resume=resume)
+    phases = Phases(enabled=progress)
+    phases.seconds["train"] = round(time.perf_counter() - started, 3)
     rank, processes = distributed.world()
     distributed.finish()  # from here on rank 0 alone evaluates, writes and reports
     if rank != 0:
@@ -203,20 +209,25 @@ def _train_and_evaluate(
     save_weights(folder.weights, model)
 
     task.target_precision = cfg.evaluate.target_precision
-    metrics = {
-        split: evaluate(model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device)
-        for split, data in (("valid", bundle.valid), ("test", bundle.test))
-    }
-    for split, values in task.final_metrics(model, bundle, cfg.seed).items():
-        undeclared = set(values) - task.metric_names()
-        assert not undeclared, f"{task.name}.final_metric_names lacks {undeclared}"
-        metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
-    task.plots(model, bundle, folder.path, metrics)  # its own figures (confusion, embedding)
+    with phases("evaluation"):
+        metrics = {
+            split: evaluate(
+                model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device
+            )
+            for split, data in (("valid", bundle.valid), ("test", bundle.test))
+        }
+        for split, values in task.final_metrics(model, bundle, cfg.seed).items():
+            undeclared = set(values) - task.metric_names()
+            assert not undeclared, f"{task.name}.final_metric_names lacks {undeclared}"
+            metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
+    with phases("task plots"):
+        task.plots(model, bundle, folder.path, metrics)  # its figures (confusion, embedding)
     write_json(folder.metrics_json, metrics)
     ctx.model, ctx.device, ctx.metrics = model, trainer.device, metrics
     ctx.history, ctx.state = state.history, state
     for analysis in analyses:
-        analysis.run(ctx)
+        with phases(analysis.name):
+            analysis.run(ctx)
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
         raise RunError(
@@ -230,7 +241,9 @@ def _train_and_evaluate(
         best_epoch=state.best_epoch,
         stopped_early=state.stopped_early,
     )
-    write_report(folder.path, status="completed")
+    with phases("report"):
+        write_report(folder.path, status="completed")
+    folder.update_info(seconds=phases.seconds)
     folder.update_info(status="completed")  # last: every file is whole by now
     return load(folder.path)
 

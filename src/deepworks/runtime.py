@@ -13,14 +13,40 @@ import torch
 
 def set_threads(threads: int | None) -> None:
     """Pin PyTorch's intra-op threads: on small machines oversubscription only costs.
-    None keeps the default; zero or a negative count is a user's mistake."""
+    None takes the CPUs this process may really use (``available_cpus``); zero or a negative
+    count is a user's mistake."""
     if threads is not None and threads < 1:
         from deepworks.core.errors import ConfigError
 
         raise ConfigError(f"--threads {threads}: give a positive number of CPU threads (e.g. 2)")
-    if threads:
-        torch.set_num_threads(threads)
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    threads = threads or available_cpus()
+    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: its affinity mask (taskset, cpusets), capped by a
+    cgroup CPU quota (containers: `docker --cpus`), which torch's own default ignores."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cpus, int(quota))) if quota else cpus
+
+
+def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs' worth of time the cgroup grants per period (v2 ``cpu.max``, v1 ``cfs_quota``),
+    or None without a limit."""
+    try:
+        if (root / "cpu.max").is_file():  # cgroup v2: "max 100000" or "200000 100000"
+            quota, period = (root / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
 
 
 def seed_everything(seed: int) -> None:

@@ -8,10 +8,13 @@ the deep model. Each row also says how long it trained and how big it is.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -194,10 +197,12 @@ def leaderboard(
     seed: int = 0,
     teacher: dict[str, Any] | None = None,
     main: str | None = None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """The deep model's row and one row per baseline, ranked on the test split's ``main``
     metric (`evaluate.main_metric`; the task's own when a baseline cannot be scored on it),
-    and a distilled model's teacher."""
+    and a distilled model's teacher. With ``cache``, a baseline already fit on the very same
+    split (a fingerprint of its arrays), seed and settings is not fit again."""
     note = ""
     if main and main not in task.metric_factories():
         note = f"ranked by {task.main_metric}: baselines cannot be scored on {main}"
@@ -221,19 +226,26 @@ def leaderboard(
     if names:
         x_train, y_train = _arrays(bundle.train, seed, MAX_TRAIN)
         x_test, y_test = _arrays(bundle.test, seed)
+        split = _fingerprint(x_train, y_train, x_test, y_test, task.name, main, seed)
         for name in names:
             estimator = BASELINES.get(name).make(seed, task.name)
+            key = hashlib.sha256(f"{split}|{name}|{estimator!r}".encode()).hexdigest()[:24]
+            cached = _read_cached(cache, key)
+            if cached is not None:  # the same split, baseline and seed: its row as it was
+                rows.append(cached | {"cached": True})
+                continue
             start = time.perf_counter()
             estimator.fit(x_train, y_train)
             seconds = time.perf_counter() - start
-            rows.append(
-                {
-                    "model": name,
-                    main: _score(task, estimator, x_test, y_test, main),
-                    "train_seconds": round(seconds, 2),
-                    "size_bytes": len(pickle.dumps(estimator)),
-                }
-            )
+            row = {
+                "model": name,
+                main: _score(task, estimator, x_test, y_test, main),
+                "train_seconds": round(seconds, 2),
+                "size_bytes": len(pickle.dumps(estimator)),
+            }
+            rows.append(row)
+            if cache is not None:
+                write_json(cache / f"{key}.json", row)
     lower = main in task.lower_is_better
     ranked = sorted(
         (r for r in rows if r[main] is not None), key=lambda r: r[main], reverse=not lower
@@ -257,6 +269,30 @@ def leaderboard(
         verdict = f"the deep model has the best test {main}" if len(rows) > 1 else ""
     board = {"metric": main, "lower_is_better": lower, "rows": ranked, "verdict": verdict}
     return board | ({"note": note} if note else {})
+
+
+def _fingerprint(*parts: Any) -> str:
+    """What makes a baseline's row: the split's arrays, the task, metric, seed, scikit-learn."""
+    import sklearn
+
+    digest = hashlib.sha256(sklearn.__version__.encode())
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(f"{part.dtype}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(str(part).encode())
+    return digest.hexdigest()
+
+
+def _read_cached(cache: Path | None, key: str) -> dict[str, Any] | None:
+    path = cache / f"{key}.json" if cache is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a damaged entry: fit again, and write it anew
+        return None
 
 
 def _beats(value: float, deep: float | None, lower: bool) -> bool:
@@ -311,5 +347,6 @@ class Leaderboard(Analysis):
             ctx.cfg.seed,
             teacher=ctx.teacher_row,
             main=ctx.cfg.evaluate.main_metric,
+            cache=ctx.folder.parent / ".cache" / "baselines",
         )
         write_json(ctx.folder / "leaderboard.json", board)

@@ -55,7 +55,9 @@ def _leaderboard_table(board: dict[str, Any]) -> Table:
         table.add_row(
             row["model"],
             f"{row[metric]:.4f}",
-            "" if seconds is None else f"{seconds:.2f}",
+            ""
+            if seconds is None
+            else f"{seconds:.2f}" + (" (cached)" if row.get("cached") else ""),
             _size(size),
         )
     return table

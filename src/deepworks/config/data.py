@@ -180,6 +180,12 @@ class DataConfig(_Section):
     batch_size: int = Field(64, gt=0)
     eval_batch_size: int = Field(256, gt=0)
     num_workers: int = Field(0, ge=0)
+    bucket: bool = Field(
+        False,
+        description="Train on batches of texts of similar length (token-id inputs), each cut "
+        "to its longest text: less padding to compute. The order stays a function of (seed, "
+        "epoch), so resuming stays exact.",
+    )
 
     @field_validator("dataset")
     @classmethod

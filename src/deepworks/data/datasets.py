@@ -91,25 +91,53 @@ class TensorBatches:
     """What a DataLoader yields over a ``TensorData`` in this process, without its per-batch
     Python: each batch is a slice of the epoch's order indexing the tensors directly. The
     batches are the DataLoader's own (the sampler's order and start, a lone last example
-    joined to the batch before), so curves and resumes do not change."""
+    joined to the batch before), so curves and resumes do not change.
 
-    def __init__(self, data: TensorData, sampler: EpochSampler, batch_size: int) -> None:
+    With ``bucket`` (token ids, padding 0), each pool of ``POOL`` batches of the epoch's order
+    is sorted by length before it is cut, the batches are shuffled by (seed, epoch), and each
+    is cut to its longest text: what a batch holds and in which order is still a function of
+    the epoch, and a resumed epoch skips the batches it already trained."""
+
+    POOL = 50  # batches sorted together: similar lengths, yet still a shuffled epoch
+
+    def __init__(
+        self, data: TensorData, sampler: EpochSampler, batch_size: int, bucket: bool = False
+    ) -> None:
         self.data, self.sampler, self.batch_size = data, sampler, batch_size
         self.generator = torch.Generator()  # as a DataLoader has; nothing here draws from it
+        tokens = bucket and data.x.dim() == 2 and not data.x.is_floating_point()
+        self.lengths = (data.x != 0).sum(1) if tokens else None
 
-    def _cuts(self) -> list[int]:
-        n, size = len(self.sampler), self.batch_size
-        cuts = [*range(0, n, size), n]
-        if n % size == 1 and n > size:  # batch norm cannot train on one example
-            del cuts[-2]
-        return cuts
+    def _batches(self) -> list[torch.Tensor]:
+        if self.lengths is None:
+            order = self.sampler.order()[self.sampler.start :]
+            return [order[a:b] for a, b in itertools.pairwise(_cuts(len(order), self.batch_size))]
+        order, size = self.sampler.order(), self.batch_size
+        batches = []
+        for pool in order.split(size * self.POOL):
+            ranked = pool[torch.argsort(self.lengths[pool], stable=True)]
+            batches += [ranked[a:b] for a, b in itertools.pairwise(_cuts(len(ranked), size))]
+        shuffle = torch.Generator().manual_seed(self.sampler.seed * 7_919 + self.sampler.epoch)
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=shuffle)]
+        return batches[self.sampler.start // size :]
 
     def __iter__(self):
-        order = self.sampler.order()[self.sampler.start :]
-        cuts = self._cuts()
-        for start, end in itertools.pairwise(cuts):
-            idx = order[start:end]
-            yield self.data.x[idx], self.data.y[idx]
+        for idx in self._batches():
+            x = self.data.x[idx]
+            if self.lengths is not None:
+                x = x[:, : max(int(self.lengths[idx].max()), 1)]
+            yield x, self.data.y[idx]
 
     def __len__(self) -> int:
-        return len(self._cuts()) - 1
+        if self.lengths is None:
+            return len(_cuts(len(self.sampler), self.batch_size)) - 1
+        return len(self._batches())
+
+
+def _cuts(n: int, size: int) -> list[int]:
+    """Batch boundaries over n examples; a lone last example joins the batch before (batch
+    norm cannot train on one example)."""
+    cuts = [*range(0, n, size), n]
+    if n % size == 1 and n > size:
+        del cuts[-2]
+    return cuts

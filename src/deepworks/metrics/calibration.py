@@ -25,19 +25,26 @@ def expected_calibration_error(proba: torch.Tensor, y: torch.Tensor) -> float:
     return float(metric(proba, y))
 
 
+# Temperatures beyond these say the validation split cannot calibrate (e.g. every answer right
+# and confident: the NLL falls forever as T → 0); the fit stops at the bound instead.
+T_RANGE = (0.05, 20.0)
+
+
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """The T > 0 that minimizes NLL(softmax(logits / T), y)."""
+    """The T in ``T_RANGE`` that minimizes NLL(softmax(logits / T), y)."""
+    low, high = (float(np.log(t)) for t in T_RANGE)
     log_t = torch.zeros((), requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
 
     def nll() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), y)
+        loss = F.cross_entropy(logits / log_t.clamp(low, high).exp(), y)
         loss.backward()
         return loss
 
     optimizer.step(nll)
-    return float(log_t.detach().exp())
+    value = float(log_t.detach().clamp(low, high).exp())
+    return value if np.isfinite(value) else 1.0
 
 
 def selective_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float:

@@ -37,13 +37,14 @@ def make_loader(
     num_workers: int = 0,
     sampler: EpochSampler | None = None,
     shard: tuple[int, int] = (0, 1),
+    bucket: bool = False,
 ) -> DataLoader:
     """A loader that fetches whole batches and never touches the global RNG; with ``shard``
     (rank, processes) > 1 process, this rank's share of every batch."""
     sampler = sampler or EpochSampler(len(dataset), seed=0, shuffle=False)
     rank, size = shard
     if isinstance(dataset, TensorData) and num_workers == 0 and size == 1:
-        return TensorBatches(dataset, sampler, batch_size)  # type: ignore[return-value]
+        return TensorBatches(dataset, sampler, batch_size, bucket)  # type: ignore[return-value]
     batches = (
         ShardedBatchSampler(sampler, batch_size, rank, size)
         if size > 1

@@ -3,8 +3,11 @@ terminal, one plain line per epoch in logs and CI."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -75,3 +78,33 @@ class ProgressBar:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(*exc)
+
+
+class Phases:
+    """Times the pieces of work after training (evaluation, each analysis, the report): each
+    one still running after a second is announced on stderr and its time said when it ends;
+    ``seconds`` keeps every piece's time for run.json."""
+
+    def __init__(self, enabled: bool = True, after: float = 1.0) -> None:
+        self.enabled, self.after = enabled, after
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        announce = threading.Timer(self.after, self._say, (f"{name} …",))
+        if self.enabled:
+            announce.daemon = True
+            announce.start()
+        try:
+            yield
+        finally:
+            announce.cancel()
+            took = time.perf_counter() - start
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + took, 3)
+            if took >= self.after:
+                self._say(f"{name}: {took:.1f}s")
+
+    def _say(self, text: str) -> None:
+        if self.enabled:
+            print(text, file=sys.stderr, flush=True)

@@ -96,13 +96,14 @@ class Trainer:
         checkpoint_dir: Path | None = None,
         callbacks: list[Callback] | None = None,
         progress: bool = True,
+        bucket: bool = False,
     ) -> None:
         self.cfg, self.seed = cfg, seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.num_workers = num_workers
         self.checkpoint_dir = checkpoint_dir
         self.callbacks = callbacks or []
-        self.progress = progress
+        self.progress, self.bucket = progress, bucket
         self.device = resolve_device(cfg.device)
         self.state = TrainState()
         self.parameter_spread = 0.0  # across processes, after fit (0.0: replicas agree)
@@ -132,7 +133,7 @@ class Trainer:
         shard = distributed.world()
         main = shard[0] == 0
         sampler = EpochSampler(len(train), self.seed, shuffle=True)
-        loader = make_loader(train, self.batch_size, self.num_workers, sampler, shard)
+        loader = make_loader(train, self.batch_size, self.num_workers, sampler, shard, self.bucket)
         valid_loader = (
             make_loader(valid, self.eval_batch_size, self.num_workers, None, shard)
             if valid

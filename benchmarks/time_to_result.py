@@ -1,0 +1,78 @@
+"""Time to result: a whole `deepworks run` process against the training inside it.
+
+Each example runs as a fresh process, twice on the same runs folder: first cold, then again
+with the baselines cached by the fingerprint of their split (what a user iterating on the
+network sees from the second run on). The table gives the whole process's wall time, the
+training's own seconds and every piece after it (run.json's `seconds`), and the ratio to the
+target: training + `python -c "import torch"`.
+
+    python benchmarks/time_to_result.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import machine, markdown_table, write_section
+
+BIN = Path(sys.executable).with_name("deepworks")
+EXAMPLES = ["digits", "iris", "breast-cancer", "co2"]
+
+
+def timed_run(example: str, runs: Path) -> tuple[float, dict[str, float]]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(BIN), "run", f"examples/{example}.yaml", "--runs-dir", str(runs), "-q"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    return wall, json.loads((folder / "run.json").read_text())["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-write", action="store_true", help="Do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    torch_s = time.perf_counter() - start
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for example in EXAMPLES:
+            runs = Path(tmp) / example
+            for label in ("cold", "baselines cached"):
+                wall, seconds = timed_run(example, runs)
+                train = seconds.pop("train")
+                after = ", ".join(f"{k} {v:.1f}" for k, v in seconds.items() if v >= 0.05)
+                ratio = wall / (train + torch_s)
+                rows.append([example, label, f"{wall:.1f}", f"{train:.1f}", after, f"{ratio:.2f}"])
+                print(rows[-1], flush=True)
+    table = markdown_table(
+        ["example", "run", "whole process (s)", "training (s)", "after training (s)",
+         "÷ (training + import torch)"],
+        rows,
+    )  # fmt: skip
+    print(table)
+    if not args.no_write:
+        write_section(
+            "time-to-result",
+            "## Time to result\n\n"
+            f"`python benchmarks/time_to_result.py` on {machine()}; `import torch` alone took "
+            f"{torch_s:.1f} s. Each example as a whole `deepworks run` process, cold and then "
+            "again with the leaderboard's baselines cached by the fingerprint of their split. "
+            "The rest of a run's time is importing its libraries (torchmetrics imports "
+            "torchvision with it), loading the data and writing the run.\n\n" + table,
+        )
+
+
+if __name__ == "__main__":
+    main()
