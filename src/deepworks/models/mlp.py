@@ -65,7 +65,8 @@ class MLP(Model):
         width = in_features
         if table and table.get("categorical") and p.embeddings:  # a table with categories
             blocks = [len(cats) + 1 for cats in table["categorical"].values()]  # + unseen slot
-            embeddings = CategoryEmbeddings(len(table["numeric"]), blocks)
+            texts = sum(len(t["idf"]) for t in table.get("texts", {}).values())
+            embeddings = CategoryEmbeddings(len(table["numeric"]) + texts, blocks)
             layers.append(embeddings)
             width = embeddings.width
         for h in p.hidden:

@@ -1,8 +1,10 @@
-"""What each column of a table is, before it is encoded: a feature, an ID, a date, or dropped.
+"""What each column of a table is, before it is encoded: a feature, free text, an ID, a date,
+or dropped.
 
 `data.columns` says it where the user knows (`{date: date, customer: id, notes: drop, zip:
 categorical}`); otherwise it is detected on the training split: text that parses as dates is a
-date, text unique in every row (or an integer column named like an id and unique) is an ID.
+date, text of several words a cell that differs from row to row is free text, other text unique
+in every row (or an integer column named like an id and unique) is an ID.
 Dates become calendar features — year, month, day, day of week, day of year, and month and day
 of week on a circle — which the numeric pipeline then scales; IDs and dropped columns never
 reach the model. Every decision is kept in the encoder and said by the audit.
@@ -32,6 +34,7 @@ DATE_PARTS = (
 )
 _MIN_ID_ROWS = 20  # fewer rows than this are too few to call a unique column an ID
 _DATE_SHARE = 0.95  # of non-empty cells that must parse for a text column to be a date
+_TEXT_WORDS = 4  # words in a typical cell of a column read as free text
 _DATEISH = re.compile(r"\d{1,4}[-/.:]\d{1,2}")  # a date or a time has digits and a separator
 
 
@@ -58,6 +61,17 @@ def looks_like_date(series: pd.Series) -> bool:
     if values.empty or not values.str.contains(_DATEISH).mean() >= _DATE_SHARE:
         return False
     return parse_dates(values).notna().mean() >= _DATE_SHARE
+
+
+def looks_like_text(series: pd.Series) -> bool:
+    """Free text (a description, a review): words, several of them in a typical cell, and
+    mostly different from row to row: neither a category nor an ID."""
+    if looks_numeric(series):
+        return False
+    values = series.dropna().astype(str).head(500)
+    if len(values) < _MIN_ID_ROWS or values.nunique() < 0.5 * len(values):
+        return False
+    return float(values.str.count(r"\w+").mean()) >= _TEXT_WORDS
 
 
 def looks_like_id(series: pd.Series, name: str) -> bool:
@@ -97,12 +111,13 @@ def date_parts(frame: pd.DataFrame, dates: list[str]) -> pd.DataFrame:
 
 def assign_roles(
     frame: pd.DataFrame, roles: dict[str, str], origin: str
-) -> tuple[dict[str, str], list[str]]:
-    """(columns that are not features → why: "id" / "drop"; date columns), from what the user
-    said and what the training split looks like."""
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """(columns that are not features → why: "id" / "drop"; date columns; free-text columns),
+    from what the user said and what the training split looks like."""
     check_roles(roles, [str(c) for c in frame.columns], origin)
     ignored: dict[str, str] = {}
     dates: list[str] = []
+    texts: list[str] = []
     for column in frame.columns:
         name, role = str(column), roles.get(str(column))
         if role in ("id", "drop"):
@@ -114,6 +129,8 @@ def assign_roles(
                     f"do not read as dates (e.g. {frame[column].dropna().iloc[0]!r})"
                 )
             dates.append(name)
+        elif role == "text" or (role is None and looks_like_text(frame[column])):
+            texts.append(name)
         elif role is None and looks_like_id(frame[column], name):
             ignored[name] = "id"
-    return ignored, dates
+    return ignored, dates, texts

@@ -1,5 +1,6 @@
-"""Table rows → model tensors: numbers median-imputed and standardized, categories one-hot
-(+ a slot for missing or unseen values), all fit on the training split."""
+"""Table rows → model tensors: numbers median-imputed and standardized, free text as TF-IDF
+over the text encoder's vocabulary, categories one-hot (+ a slot for missing or unseen
+values), all fit on the training split. The row's layout: numbers, texts, categories."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from deepworks.data.tables import (
     row_number,
 )
 from deepworks.modalities.table.columns import DATE_PARTS, assign_roles, date_parts
+from deepworks.modalities.table.text_columns import fit_text_column, text_features, text_width
 
 NOVEL_Z = 6.0  # standard deviations from the training mean: out of the data's range
 
@@ -44,6 +46,7 @@ class TableEncoder(Encoder):
     ignored: dict[str, str] = field(default_factory=dict)  # col -> "id" / "drop": never features
     dates: list[str] = field(default_factory=list)  # read as dates: calendar features
     capped: dict[str, int] = field(default_factory=dict)  # col -> categories before the cap
+    texts: dict[str, dict[str, Any]] = field(default_factory=dict)  # col -> vocabulary, idf
     kind: str = "table"
 
     @classmethod
@@ -56,8 +59,12 @@ class TableEncoder(Encoder):
     ) -> TableEncoder:
         roles = roles or {}
         enc = cls()
-        enc.ignored, enc.dates = assign_roles(frame, roles, origin)
-        frame = date_parts(frame.drop(columns=list(enc.ignored)), enc.dates)
+        enc.ignored, enc.dates, texts = assign_roles(frame, roles, origin)
+        for col in texts:
+            enc.texts[col] = fit_text_column(frame[col].dropna(), col)
+        frame = date_parts(frame.drop(columns=[*enc.ignored, *texts]), enc.dates)
+        if frame.shape[1] == 0 and texts:
+            return enc
         if frame.shape[1] == 0:
             raise DataError(f"{origin}: the table has no feature columns besides the target")
         for col in frame.columns:
@@ -85,11 +92,13 @@ class TableEncoder(Encoder):
     def columns(self) -> list[str]:
         """The columns an input row must carry (dates as given, not their parts)."""
         parts = {f"{d}.{p}" for d in self.dates for p in DATE_PARTS}
-        return [c for c in [*self.numeric, *self.categorical] if c not in parts] + self.dates
+        features = [*self.numeric, *self.texts, *self.categorical]
+        return [c for c in features if c not in parts] + self.dates
 
     @property
     def width(self) -> int:
-        return len(self.numeric) + sum(len(c) + 1 for c in self.categorical.values())
+        texts = sum(text_width(spec) for spec in self.texts.values())
+        return len(self.numeric) + texts + sum(len(c) + 1 for c in self.categorical.values())
 
     def transform(self, frame: pd.DataFrame, origin: str) -> torch.Tensor:
         missing = [c for c in self.columns if c not in frame.columns]
@@ -101,6 +110,7 @@ class TableEncoder(Encoder):
             )
         frame = date_parts(frame, self.dates)
         parts: list[np.ndarray] = [self._standardized(frame, origin)]
+        parts += [text_features(spec, frame[col]) for col, spec in self.texts.items()]
         for col, cats in self.categorical.items():
             values = frame[col].astype("string")
             onehot = np.zeros((len(frame), len(cats) + 1))
@@ -160,7 +170,7 @@ class TableEncoder(Encoder):
         frame = date_parts(frame_of(inputs, self.columns), self.dates)
         origin = origin_of(inputs)
         reasons: list[list[str]] = [[] for _ in range(len(frame))]
-        features = [*self.numeric, *self.categorical]
+        features = [*self.numeric, *self.texts, *self.categorical]
         for row in np.flatnonzero(frame[features].isna().all(axis=1).to_numpy()):
             reasons[row].append("every value is empty")
         with np.errstate(invalid="ignore"):
