@@ -30,10 +30,14 @@ def test_a_cgroup_quota_caps_the_threads(tmp_path, monkeypatch):
 
 def test_the_default_threads_are_the_cpus_of_this_process(monkeypatch):
     before = torch.get_num_threads()
-    monkeypatch.setattr(runtime, "available_cpus", lambda: 1)
     try:
+        torch.set_num_threads(4)  # torch's own count: the host's cores
+        monkeypatch.setattr(runtime, "available_cpus", lambda: 1)
         runtime.set_threads(None)
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1  # a quota of one CPU: one thread
+        monkeypatch.setattr(runtime, "available_cpus", lambda: 8)
+        runtime.set_threads(None)
+        assert torch.get_num_threads() == 1  # never raised over what the caller chose
         runtime.set_threads(2)
         assert torch.get_num_threads() == 2
         with pytest.raises(Exception, match="positive number of CPU threads"):

@@ -13,13 +13,14 @@ import torch
 
 def set_threads(threads: int | None) -> None:
     """Pin PyTorch's intra-op threads: on small machines oversubscription only costs.
-    None takes the CPUs this process may really use (``available_cpus``); zero or a negative
-    count is a user's mistake."""
+    None keeps torch's count, lowered to the CPUs this process may really use
+    (``available_cpus``: torch counts the host's cores, not a container's quota), and never
+    raised over what the caller chose; zero or a negative count is a user's mistake."""
     if threads is not None and threads < 1:
         from deepworks.core.errors import ConfigError
 
         raise ConfigError(f"--threads {threads}: give a positive number of CPU threads (e.g. 2)")
-    threads = threads or available_cpus()
+    threads = threads or min(torch.get_num_threads(), available_cpus())
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
