@@ -42,7 +42,7 @@ lint: install
 
 bench: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev,bench]'
-	$(BIN)/python benchmarks/overhead.py --threads 1
+	$(BIN)/python benchmarks/overhead.py --threads 1 --epochs 5 --repeats 5
 	$(BIN)/python benchmarks/peers.py --threads $(THREADS)
 	$(BIN)/python benchmarks/data_loading.py --threads $(THREADS)
 	$(BIN)/python benchmarks/eval_memory.py
@@ -51,6 +51,10 @@ bench: install
 	$(BIN)/python benchmarks/serve_load.py --requests 5000 --concurrency 32
 	$(BIN)/python benchmarks/startup.py --repeats 5
 	$(BIN)/python benchmarks/tables.py --threads $(THREADS)
+	$(BIN)/python benchmarks/time_to_result.py
+	$(BIN)/python benchmarks/busy.py --epochs 5
+	$(BIN)/python benchmarks/bucketing.py --reviews 2000 --epochs 4 --seeds 3
+	$(BIN)/python benchmarks/gpu.py  # the CUDA paths; says so and exits where there is no GPU
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
