@@ -109,3 +109,27 @@ def test_first_conv_keeps_pretrained_filters_averaged_for_grayscale():
 def test_unknown_activation_is_a_clear_error():
     with pytest.raises(ModelError, match="Did you mean `relu`"):
         build_model("mlp", {"activation": "relu6x"}, TABLE_SCHEMA)
+
+
+def test_a_run_keeps_the_defaults_chosen_for_its_data_so_new_defaults_never_break_it(
+    tmp_path, monkeypatch
+):
+    """The MLP's batch norm and dropout are chosen by the kind of data when the config leaves
+    them open; the run's model.json keeps the choice, so the run still loads after the
+    defaults change."""
+    import json
+
+    import deepworks
+    from deepworks.models import mlp
+    from tests.conftest import tiny_config
+
+    run = deepworks.run(
+        tiny_config(epochs=1) | {"evaluate": {"baselines": False, "explain": 0}},
+        runs_dir=tmp_path,
+        progress=False,
+    )
+    params = json.loads((run.path / "model.json").read_text())["params"]
+    assert params["batch_norm"] is True and params["dropout"] == 0.2  # the tabular recipe
+    monkeypatch.setattr(mlp, "TABLE_DEFAULTS", {"batch_norm": False, "dropout": 0.5})
+    again = deepworks.load(run.path)
+    assert again.predict([[5.1, 3.5, 1.4, 0.2]]).shape[0] == 1

@@ -181,6 +181,9 @@ def _train_and_evaluate(
     for analysis in analyses:  # what can fail before training fails now
         analysis.check(ctx)
     model = build_model(cfg.model.name, cfg.model.params, schema, pretrained=not resume)
+    if ctx.main and model.resolved_params():  # defaults chosen for this data, kept with it
+        spec = folder.read_json(folder.model_json)
+        write_json(folder.model_json, spec | {"params": spec["params"] | model.resolved_params()})
     if cfg.distill:  # the student also learns the teacher's outputs
         teacher = load_teacher(cfg.distill.teacher, schema)
         task = ctx.task = distilled(task, teacher.model, cfg.distill.temperature, cfg.distill.alpha)

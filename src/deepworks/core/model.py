@@ -29,6 +29,12 @@ class Model(nn.Module):
         groups with their own ``lr_scale``."""
         return self.parameters()
 
+    def resolved_params(self) -> dict[str, Any]:
+        """The parameters its builder chose for this data where the config left them open
+        (None): saved in the run's model.json, so a later change of a default never changes
+        how a trained run's model is rebuilt."""
+        return {}
+
     def on_epoch_start(self, epoch: int) -> None:
         """Called at each epoch's start (a function of the epoch alone, so resume stays exact):
         which pretrained layers train."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -77,6 +78,10 @@ class MLP(Model):
             width = h
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(width, n_outputs)
+        self.chosen = {"batch_norm": p.batch_norm, "dropout": p.dropout}
+
+    def resolved_params(self) -> dict[str, Any]:
+        return dict(self.chosen)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
