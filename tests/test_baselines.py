@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
 import deepworks
-from deepworks.analyses.leaderboard import fitting
+from deepworks.analyses.baselines import fitting
 from deepworks.config import DataConfig
 from deepworks.core.errors import ConfigError
 from deepworks.tasks import load_data
@@ -228,3 +228,30 @@ def test_a_second_run_on_the_same_split_reuses_its_baselines_and_a_new_split_doe
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".cache"]
     listing = cli("runs", "--runs-dir", tmp_path).out
     assert listing.count("wine-mlp") == 3 and ".cache" not in listing  # the cache is no run
+
+
+def test_baselines_fit_alongside_training_where_cores_are_free_and_score_the_same(
+    tmp_path, monkeypatch
+):
+    """With a core training leaves free, the baselines are fit on it while the network trains
+    (on their own thread); the rows are the ones fit afterwards on a busy machine."""
+    import threading
+
+    from deepworks.analyses import baselines, leaderboard
+
+    where = []
+    real_rows = baselines.baseline_rows
+
+    def spying(*args, **kwargs):
+        where.append(threading.current_thread().name)
+        return real_rows(*args, **kwargs)
+
+    monkeypatch.setattr(leaderboard, "baseline_rows", spying)
+    raw = tiny_config("wine", epochs=2) | {"evaluate": {"explain": 0}}
+    boards = {}
+    for cores, folder in ((1, "busy"), (3, "free")):  # the tests train on one thread
+        monkeypatch.setattr(leaderboard, "available_cpus", lambda cores=cores: cores)
+        boards[folder] = _board(deepworks.run(raw, runs_dir=tmp_path / folder, progress=False))
+    assert where == ["MainThread", "baselines"]
+    scores = {f: {r["model"]: r["accuracy"] for r in b["rows"]} for f, b in boards.items()}
+    assert scores["busy"] == scores["free"] and len(scores["free"]) == 5

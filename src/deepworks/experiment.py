@@ -199,6 +199,9 @@ def _train_and_evaluate(
         progress=progress,
         bucket=cfg.data.bucket,
     )
+    if ctx.main:
+        for analysis in analyses:  # what needs only the data may start alongside training
+            analysis.start(ctx)
     started = time.perf_counter()
     state = trainer.fit(model, task, train, bundle.valid, resume=resume)
     phases = Phases(enabled=progress)

@@ -66,7 +66,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_pat
         patch.setattr(Trainer, "_save", die_before_saving)
         with pytest.raises(Killed):
             deepworks.run(raw, runs_dir=tmp_path / "killed", progress=False)
-    (folder,) = [p for p in (tmp_path / "killed").iterdir() if p.is_dir()]
+    (folder,) = [p for p in (tmp_path / "killed").iterdir() if p.is_dir() and p.name != ".cache"]
     assert not (folder / "checkpoints" / "last.pt").exists()
     info = json.loads((folder / "run.json").read_text())
     assert info["status"] == "failed" and "Killed" in info["reason"]
@@ -111,7 +111,7 @@ def test_a_disk_that_fills_up_mid_run_fails_it_cleanly_and_resume_finishes_it(
         config.write_text(json.dumps(raw))
         result = cli("run", config, "--runs-dir", runs)
     assert_user_error(result, "disk", "is full", "deepworks resume")  # after epoch lines
-    (folder,) = [p for p in runs.iterdir() if p.is_dir()]
+    (folder,) = [p for p in runs.iterdir() if p.is_dir() and p.name != ".cache"]
     info = json.loads((folder / "run.json").read_text())
     assert info["status"] == "failed" and "No space left on device" in info["reason"]
     kept = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)

@@ -48,6 +48,10 @@ class Analysis:
     def check(self, ctx: Context) -> None:
         """Before training: fail on what the config or the data make impossible."""
 
+    def start(self, ctx: Context) -> None:
+        """Just before training (rank 0 only): work that needs only the data may begin here,
+        alongside training, where cores are left free; ``run`` then finishes it."""
+
     def run(self, ctx: Context) -> None:
         """After training (rank 0 only): compute, and write into ``ctx.folder``."""
 

@@ -1,189 +1,21 @@
-"""Traditional machine learning on the very same split: the leaderboard every run ends with.
-
-Each baseline is a scikit-learn estimator trained on the run's own training split (the encoded
-features: standardized table columns, flattened image pixels, the tokenizer's token ids) and
-scored on its test split with the task's own metric code, so the rows compare directly with
-the deep model. Each row also says how long it trained and how big it is.
-"""
+"""The leaderboard every run ends with: the deep model beside the baselines (``baselines``)
+fit on the same split, ranked by `evaluate.main_metric`, with a verdict that says plainly
+whether the network earned its keep."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import pickle
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from sklearn.base import is_classifier, is_outlier_detector
-from sklearn.linear_model import RidgeClassifierCV
 from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
-from deepworks.core.errors import ConfigError
-from deepworks.core.registry import Registry
-from deepworks.core.task import Task, has_tag
-from deepworks.data.datasets import first_rows
+from deepworks.analyses.baselines import ALWAYS, baseline_rows, fitting, ranked_by
+from deepworks.core.task import Task
+from deepworks.runtime import available_cpus
 from deepworks.train.checkpoint import write_json
-
-# Baselines train on at most this many examples (a stratified-enough random sample beyond).
-MAX_TRAIN = 20_000
-
-
-@dataclass
-class Baseline:
-    make: Callable[[int, str], Any]  # (seed, task) → an unfitted estimator
-    tasks: tuple[str, ...]
-    modalities: tuple[str, ...]
-
-
-BASELINES: Registry[Baseline] = Registry("baseline", ConfigError)
-VECTORS = ("table", "image", "series")  # data a baseline can take as one flat vector
-
-
-def _register(name: str, tasks: tuple[str, ...], modalities: tuple[str, ...], help: str):
-    def decorator(make: Callable[[int, str], Any]) -> Callable[[int, str], Any]:
-        BASELINES.register(name, help=help)(Baseline(make, tasks, modalities))
-        return make
-
-    return decorator
-
-
-@_register(
-    "trivial",
-    ("classification", "regression"),
-    (*VECTORS, "text", "audio"),
-    "the majority class's frequencies / the training mean: what knowing nothing scores",
-)
-def _trivial(seed: int, task: str):
-    from sklearn.dummy import DummyClassifier, DummyRegressor
-
-    return DummyClassifier(strategy="prior") if has_tag(task, "classifies") else DummyRegressor()
-
-
-ALWAYS = "trivial"  # on every leaderboard that can have it, whatever `evaluate.baselines` says
-
-
-@_register("logistic-regression", ("classification",), VECTORS, "multinomial, L2")
-def _logistic(seed: int, task: str):
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(max_iter=1000)
-
-
-@_register("ridge", ("regression",), VECTORS, "linear regression, L2")
-def _ridge(seed: int, task: str):
-    from sklearn.linear_model import Ridge
-
-    return Ridge(alpha=1.0)
-
-
-@_register("random-forest", ("classification", "regression"), VECTORS, "200 trees")
-def _forest(seed: int, task: str):
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
-    cls = RandomForestClassifier if has_tag(task, "classifies") else RandomForestRegressor
-    return cls(n_estimators=200, random_state=seed, n_jobs=torch.get_num_threads())
-
-
-@_register(
-    "hist-gradient-boosting", ("classification", "regression"), VECTORS, "scikit-learn's GBDT"
-)
-def _boosting(seed: int, task: str):
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    classifies = has_tag(task, "classifies")
-    cls = HistGradientBoostingClassifier if classifies else HistGradientBoostingRegressor
-    return cls(random_state=seed)
-
-
-@_register("tfidf-logistic-regression", ("classification",), ("text",), "TF-IDF of the tokens")
-def _tfidf(seed: int, task: str):
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    words = TfidfVectorizer(analyzer=token_ids, ngram_range=(1, 1), sublinear_tf=True)
-    return make_pipeline(words, LogisticRegression(max_iter=1000, C=4.0))
-
-
-def token_ids(row: np.ndarray) -> list[int]:
-    """A row of token ids → its tokens, padding dropped (the TF-IDF analyzer)."""
-    return [int(i) for i in row if i != 0]
-
-
-@_register(
-    "rocket",
-    ("classification",),
-    ("series",),
-    "ROCKET (pyts): 2,000 random convolution kernels + ridge; the series classifiers' standard",
-)
-def _rocket(seed: int, task: str):
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-    from deepworks.core.errors import require
-
-    rocket = require("pyts.transformation", "timeseries", "the rocket baseline").ROCKET
-    return make_pipeline(
-        FunctionTransformer(_univariate),
-        rocket(n_kernels=2000, random_state=seed),
-        StandardScaler(),
-        RocketRidge(alphas=np.logspace(-3, 3, 10)),
-    )
-
-
-class RocketRidge(RidgeClassifierCV):
-    """ROCKET's ridge, with its decision scores as probabilities (a softmax) for the metrics
-    that rank, such as ROC AUC."""
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return _softmax(self.decision_function(x))
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = np.stack([-scores, scores], 1) if scores.ndim == 1 else scores
-    exp = np.exp(scores - scores.max(1, keepdims=True))
-    return exp / exp.sum(1, keepdims=True)
-
-
-def _univariate(x: np.ndarray) -> np.ndarray:
-    """(N, steps, 1) series → (N, steps), what pyts takes; more features than one: refused."""
-    if x.ndim == 3 and x.shape[2] != 1:
-        raise ConfigError("the rocket baseline takes univariate series; drop it for these")
-    return x.reshape(len(x), -1)
-
-
-OPT_IN = {"rocket"}  # worth asking for, not paying for unasked (pyts compiles for ~30 s)
-
-
-@_register("isolation-forest", ("anomaly",), VECTORS, "trained on normal data, like the model")
-def _isolation(seed: int, task: str):
-    from sklearn.ensemble import IsolationForest
-
-    return IsolationForest(n_estimators=200, random_state=seed)
-
-
-def fitting(task: str, modality: str, chosen: bool | list[str]) -> list[str]:
-    """The baselines to run: all that fit the task and data, or the chosen ones."""
-    fits = [e.name for e in BASELINES if task in e.obj.tasks and modality in e.obj.modalities]
-    always = [ALWAYS] if ALWAYS in fits else []
-    if chosen is True:
-        return always + [n for n in fits if n not in always and n not in OPT_IN]
-    if chosen is False:
-        return always
-    for name in chosen:
-        BASELINES.get(name)  # unknown names: the registry's error, with suggestions
-        if name not in fits:
-            raise ConfigError(
-                f"evaluate.baselines: `{name}` does not do {task} on {modality} data; "
-                f"ones that do: {', '.join(fits) or 'none'}"
-            )
-    return always + [n for n in chosen if n not in always]
 
 
 def leaderboard(
@@ -198,15 +30,14 @@ def leaderboard(
     teacher: dict[str, Any] | None = None,
     main: str | None = None,
     cache: Path | None = None,
+    baselines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The deep model's row and one row per baseline, ranked on the test split's ``main``
     metric (`evaluate.main_metric`; the task's own when a baseline cannot be scored on it),
     and a distilled model's teacher. With ``cache``, a baseline already fit on the very same
-    split (a fingerprint of its arrays), seed and settings is not fit again."""
-    note = ""
-    if main and main not in task.metric_factories():
-        note = f"ranked by {task.main_metric}: baselines cannot be scored on {main}"
-    main = task.main_metric if not main or note else main
+    split (a fingerprint of its arrays), seed and settings is not fit again; ``baselines``
+    are their rows when already fit (alongside training)."""
+    main, note = ranked_by(task, main)
     deep_row = {
         "model": f"{model_name} (deep)",
         main: metrics["test"].get(main),
@@ -222,30 +53,9 @@ def leaderboard(
             name += f" ({described})" if isinstance(described, str) else ""
             seconds = metrics["test"].get(f"{prefix}_fit_seconds")
             rows.append({"model": name, main: value, "train_seconds": seconds, "size_bytes": None})
-    names = fitting(task.name, bundle.schema.modality, chosen)
-    if names:
-        x_train, y_train = _arrays(bundle.train, seed, MAX_TRAIN)
-        x_test, y_test = _arrays(bundle.test, seed)
-        split = _fingerprint(x_train, y_train, x_test, y_test, task.name, main, seed)
-        for name in names:
-            estimator = BASELINES.get(name).make(seed, task.name)
-            key = hashlib.sha256(f"{split}|{name}|{estimator!r}".encode()).hexdigest()[:24]
-            cached = _read_cached(cache, key)
-            if cached is not None:  # the same split, baseline and seed: its row as it was
-                rows.append(cached | {"cached": True})
-                continue
-            start = time.perf_counter()
-            estimator.fit(x_train, y_train)
-            seconds = time.perf_counter() - start
-            row = {
-                "model": name,
-                main: _score(task, estimator, x_test, y_test, main),
-                "train_seconds": round(seconds, 2),
-                "size_bytes": len(pickle.dumps(estimator)),
-            }
-            rows.append(row)
-            if cache is not None:
-                write_json(cache / f"{key}.json", row)
+    if baselines is None:
+        baselines = baseline_rows(task, bundle, chosen, seed, main, cache)
+    rows += baselines
     lower = main in task.lower_is_better
     ranked = sorted(
         (r for r in rows if r[main] is not None), key=lambda r: r[main], reverse=not lower
@@ -271,71 +81,51 @@ def leaderboard(
     return board | ({"note": note} if note else {})
 
 
-def _fingerprint(*parts: Any) -> str:
-    """What makes a baseline's row: the split's arrays, the task, metric, seed, scikit-learn."""
-    import sklearn
-
-    digest = hashlib.sha256(sklearn.__version__.encode())
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(f"{part.dtype}{part.shape}".encode())
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(str(part).encode())
-    return digest.hexdigest()
-
-
-def _read_cached(cache: Path | None, key: str) -> dict[str, Any] | None:
-    path = cache / f"{key}.json" if cache is not None else None
-    if path is None or not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # a damaged entry: fit again, and write it anew
-        return None
-
-
 def _beats(value: float, deep: float | None, lower: bool) -> bool:
     return deep is None or (value < deep if lower else value > deep)
 
 
-def _arrays(data: Any, seed: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    x, y = first_rows(data)
-    if limit is not None and len(x) > limit:
-        pick = torch.from_numpy(np.random.default_rng(seed).permutation(len(x))[:limit])
-        x, y = x[pick], y[pick]
-    x = x.numpy()
-    return (x if x.dtype == np.int64 else x.reshape(len(x), -1)), y.numpy()
-
-
-def _score(task: Task, estimator: Any, x: np.ndarray, y: np.ndarray, main: str) -> float:
-    """The task's own metric on the estimator's test predictions."""
-    if is_outlier_detector(estimator):  # higher = more anomalous, as the autoencoder's score
-        from sklearn.metrics import average_precision_score, roc_auc_score
-
-        score = -estimator.score_samples(x)
-        return float(
-            average_precision_score(y, score) if main == "pr_auc" else roc_auc_score(y, score)
-        )
-    if is_classifier(estimator):  # a class missing from training gets probability 0
-        proba = np.zeros((len(x), task.schema.n_outputs), dtype=np.float32)
-        proba[:, estimator.classes_] = estimator.predict_proba(x)
-        preds = torch.from_numpy(proba)
-    else:
-        preds = torch.as_tensor(estimator.predict(x), dtype=torch.float32)
-    metric = task.metrics({main})
-    metric.update(preds, torch.as_tensor(y))
-    return float(metric.compute()[main])
-
-
 @register_analysis("leaderboard", order=20)
 class Leaderboard(Analysis):
-    """The deep model beside traditional baselines fit on the same split: leaderboard.json."""
+    """The deep model beside traditional baselines fit on the same split: leaderboard.json.
+    Where training leaves cores free, the baselines are fit on them while the network trains
+    (the same rows: a baseline's seed fixes what it learns, whatever cores it uses)."""
+
+    def __init__(self) -> None:
+        self._fitting: threading.Thread | None = None
+        self._rows: list[dict[str, Any]] | None = None
+        self._error: BaseException | None = None
 
     def check(self, ctx: Context) -> None:  # a baseline name that does not fit fails now
         fitting(ctx.bundle.schema.task, ctx.bundle.schema.modality, ctx.cfg.evaluate.baselines)
 
+    def start(self, ctx: Context) -> None:
+        spare = available_cpus() - torch.get_num_threads()
+        if spare < 1 or torch.distributed.is_initialized():  # scoring would sync with peers
+            return
+
+        def fit() -> None:
+            try:
+                self._rows = self._baselines(ctx, jobs=spare)
+            except BaseException as error:  # said when the board is made, not lost
+                self._error = error
+
+        self._fitting = threading.Thread(target=fit, name="baselines", daemon=True)
+        self._fitting.start()
+
+    def _baselines(self, ctx: Context, jobs: int | None = None) -> list[dict[str, Any]]:
+        cfg = ctx.cfg
+        cache = ctx.folder.parent / ".cache" / "baselines"
+        return baseline_rows(
+            ctx.task, ctx.bundle, cfg.evaluate.baselines, cfg.seed, cfg.evaluate.main_metric,
+            cache, jobs,
+        )  # fmt: skip
+
     def run(self, ctx: Context) -> None:
+        if self._fitting is not None:
+            self._fitting.join()
+            if self._error is not None:
+                raise self._error
         board = leaderboard(
             ctx.task,
             ctx.model,
@@ -347,6 +137,6 @@ class Leaderboard(Analysis):
             ctx.cfg.seed,
             teacher=ctx.teacher_row,
             main=ctx.cfg.evaluate.main_metric,
-            cache=ctx.folder.parent / ".cache" / "baselines",
+            baselines=self._rows if self._rows is not None else self._baselines(ctx),
         )
         write_json(ctx.folder / "leaderboard.json", board)
