@@ -14,29 +14,22 @@ try:
     main()
 except SystemExit:
     pass
-print("TORCH" if "torch" in sys.modules else "NO-TORCH", file=sys.stderr)
+print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}})), file=sys.stderr)
 """
+
+
+def _loaded(args: list[str]) -> tuple[set[str], str]:
+    """The top-level packages a `deepworks` command imported, in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True
+    )
+    return set(done.stderr.strip().splitlines()[-1].split()), done.stderr
 
 
 @pytest.mark.parametrize("args", [["--help"], ["runs", "--runs-dir", "{runs}"], ["run", "--help"]])
 def test_light_commands_do_not_import_torch(args, tmp_path):
-    args = [a.replace("{runs}", str(tmp_path)) for a in args]
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True
-    )
-    assert done.stderr.strip().splitlines()[-1] == "NO-TORCH", done.stderr
-
-
-MODULES = """
-import sys
-from deepworks.cli import main
-sys.argv = ["deepworks", *{args!r}]
-try:
-    main()
-except SystemExit:
-    pass
-print(" ".join(sorted({{m.split(".")[0] for m in sys.modules}})), file=sys.stderr)
-"""
+    loaded, err = _loaded([a.replace("{runs}", str(tmp_path)) for a in args])
+    assert "deepworks" in loaded and "torch" not in loaded, err
 
 
 def test_predicting_a_table_row_loads_no_image_text_or_fitting_library(tmp_path):
@@ -54,11 +47,7 @@ def test_predicting_a_table_row_loads_no_image_text_or_fitting_library(tmp_path)
     row.write_text(
         "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n5.1,3.5,1.4,0.2\n"
     )
-    args = ["predict", str(run.path), str(row), "-o", str(tmp_path / "p.csv")]
-    done = subprocess.run(
-        [sys.executable, "-c", MODULES.format(args=args)], capture_output=True, text=True
-    )
-    loaded = set(done.stderr.strip().splitlines()[-1].split())
-    assert (tmp_path / "p.csv").is_file(), done.stderr
+    loaded, err = _loaded(["predict", str(run.path), str(row), "-o", str(tmp_path / "p.csv")])
+    assert (tmp_path / "p.csv").is_file(), err
     assert "torch" in loaded
     assert not loaded & {"torchvision", "torchmetrics", "sklearn", "transformers", "captum"}

@@ -5,7 +5,6 @@ whether the network earned its keep."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,21 +21,16 @@ def leaderboard(
     task: Task,
     model: nn.Module,
     model_name: str,
-    bundle: Any,
     metrics: dict[str, Any],
     history: list[dict[str, Any]],
-    chosen: bool | list[str],
-    seed: int = 0,
+    baselines: list[dict[str, Any]],
     teacher: dict[str, Any] | None = None,
     main: str | None = None,
-    cache: Path | None = None,
-    baselines: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The deep model's row and one row per baseline, ranked on the test split's ``main``
-    metric (`evaluate.main_metric`; the task's own when a baseline cannot be scored on it),
-    and a distilled model's teacher. With ``cache``, a baseline already fit on the very same
-    split (a fingerprint of its arrays), seed and settings is not fit again; ``baselines``
-    are their rows when already fit (alongside training)."""
+    """The deep model's row, the task's own baselines' rows, ``baselines`` (fit on the same
+    split by ``baseline_rows``) and a distilled model's teacher, ranked on the test split's
+    ``main`` metric (`evaluate.main_metric`; the task's own when a baseline cannot be scored
+    on it), with the verdict."""
     main, note = ranked_by(task, main)
     deep_row = {
         "model": f"{model_name} (deep)",
@@ -53,8 +47,6 @@ def leaderboard(
             name += f" ({described})" if isinstance(described, str) else ""
             seconds = metrics["test"].get(f"{prefix}_fit_seconds")
             rows.append({"model": name, main: value, "train_seconds": seconds, "size_bytes": None})
-    if baselines is None:
-        baselines = baseline_rows(task, bundle, chosen, seed, main, cache)
     rows += baselines
     lower = main in task.lower_is_better
     ranked = sorted(
@@ -130,13 +122,10 @@ class Leaderboard(Analysis):
             ctx.task,
             ctx.model,
             ctx.cfg.model.name,
-            ctx.bundle,
             ctx.metrics,
             ctx.history,
-            ctx.cfg.evaluate.baselines,
-            ctx.cfg.seed,
+            self._rows if self._rows is not None else self._baselines(ctx),
             teacher=ctx.teacher_row,
             main=ctx.cfg.evaluate.main_metric,
-            baselines=self._rows if self._rows is not None else self._baselines(ctx),
         )
         write_json(ctx.folder / "leaderboard.json", board)

@@ -111,12 +111,14 @@ class TensorBatches:
     def _batches(self) -> list[torch.Tensor]:
         if self.lengths is None:
             order = self.sampler.order()[self.sampler.start :]
-            return [order[a:b] for a, b in itertools.pairwise(_cuts(len(order), self.batch_size))]
+            return [
+                order[a:b] for a, b in itertools.pairwise(batch_cuts(len(order), self.batch_size))
+            ]
         order, size = self.sampler.order(), self.batch_size
         batches = []
         for pool in order.split(size * self.POOL):
             ranked = pool[torch.argsort(self.lengths[pool], stable=True)]
-            batches += [ranked[a:b] for a, b in itertools.pairwise(_cuts(len(ranked), size))]
+            batches += [ranked[a:b] for a, b in itertools.pairwise(batch_cuts(len(ranked), size))]
         shuffle = torch.Generator().manual_seed(self.sampler.seed * 7_919 + self.sampler.epoch)
         batches = [batches[i] for i in torch.randperm(len(batches), generator=shuffle)]
         return batches[self.sampler.start // size :]
@@ -130,11 +132,11 @@ class TensorBatches:
 
     def __len__(self) -> int:
         if self.lengths is None:
-            return len(_cuts(len(self.sampler), self.batch_size)) - 1
+            return len(batch_cuts(len(self.sampler), self.batch_size)) - 1
         return len(self._batches())
 
 
-def _cuts(n: int, size: int) -> list[int]:
+def batch_cuts(n: int, size: int) -> list[int]:
     """Batch boundaries over n examples; a lone last example joins the batch before (batch
     norm cannot train on one example)."""
     cuts = [*range(0, n, size), n]

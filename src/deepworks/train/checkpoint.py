@@ -65,12 +65,6 @@ def save_weights(path: Path, model: nn.Module) -> None:
     atomic_write(path, lambda p: save_model(model, str(p)))
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    import torch
-
-    atomic_write(path, lambda p: torch.save(payload, p))
-
-
 def load_checkpoint(path: Path) -> dict[str, Any]:
     import torch
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
-from deepworks.data.datasets import EpochSampler, TensorBatches, TensorData, collate_batch
+from deepworks.data.datasets import (
+    EpochSampler,
+    TensorBatches,
+    TensorData,
+    batch_cuts,
+    collate_batch,
+)
 from deepworks.train.distributed import ShardedBatchSampler
 
 
@@ -26,9 +32,7 @@ class NoLoneBatch(BatchSampler):
             yield held
 
     def __len__(self) -> int:
-        n = len(self.sampler)
-        lone = n % self.batch_size == 1 and n > self.batch_size
-        return super().__len__() - lone
+        return len(batch_cuts(len(self.sampler), self.batch_size)) - 1  # the same rule
 
 
 def make_loader(
