@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python benchmarks/tables.py --threads $(THREADS)
 	$(BIN)/python benchmarks/time_to_result.py
 	$(BIN)/python benchmarks/busy.py --epochs 5
+	$(BIN)/python benchmarks/scenes.py --threads $(THREADS)
 	$(BIN)/python benchmarks/bucketing.py --reviews 2000 --epochs 4 --seeds 3
 	$(BIN)/python benchmarks/gpu.py  # the CUDA paths; says so and exits where there is no GPU
 

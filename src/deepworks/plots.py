@@ -231,3 +231,72 @@ def roc_pr(proba: np.ndarray, y: np.ndarray, classes: list[str], path: Path) -> 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right" if ax is ax_roc else "lower left")
     return save(fig, path)
+
+
+def detection_overlays(
+    pixels: np.ndarray, truths: list, found: list, classes: list[str], path: Path
+) -> Path:
+    """Test scenes (N, H, W, C in [0, 1]): true boxes dashed green, detections red with their
+    class and score (those over 0.3)."""
+    from matplotlib.patches import Rectangle
+
+    n = len(pixels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, image, truth, det in zip(axes.flat, pixels, truths, found, strict=False):
+        ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
+        if "masks" in det:  # instance masks of the confident detections, one colour each
+            confident = det["scores"].numpy() >= 0.3
+            kept = det["masks"].numpy()[confident]
+            for k, mask in enumerate(kept):
+                ax.imshow(np.ma.masked_where(~mask, np.full(mask.shape, k % 10)), cmap="tab10",
+                          vmin=0, vmax=9, alpha=0.55, interpolation="nearest")  # fmt: skip
+        for x1, y1, x2, y2 in truth["boxes"].tolist():
+            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="lime", ls="--"))
+        for (x1, y1, x2, y2), s, c in zip(
+            det["boxes"].tolist(), det["scores"].tolist(), det["labels"].tolist(), strict=True
+        ):
+            if s >= 0.3:
+                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="red", lw=1.2))
+                ax.text(x1, y1 - 1, f"{classes[c]} {s:.2f}", color="red", fontsize=7)
+        ax.axis("off")
+    fig.suptitle("test scenes: true boxes (green, dashed), detections (red)", fontsize=9)
+    return save(fig, path)
+
+
+def mask_overlays(
+    pixels: np.ndarray, truths: np.ndarray, predicted: np.ndarray, path: Path
+) -> Path:
+    """Rows of test scenes: the image, its true class mask, the predicted one."""
+    n = len(pixels)
+    fig, axes = plt.subplots(3, n, figsize=(1.8 * n, 5.6), squeeze=False)
+    top = max(int(truths.max()), int(predicted.max()), 1)
+    for j in range(n):
+        axes[0][j].imshow(pixels[j].squeeze(), cmap="gray" if pixels.shape[-1] == 1 else None)
+        axes[1][j].imshow(
+            truths[j], cmap="tab20", vmin=0, vmax=max(top, 19), interpolation="nearest"
+        )
+        axes[2][j].imshow(
+            predicted[j], cmap="tab20", vmin=0, vmax=max(top, 19), interpolation="nearest"
+        )
+        for i in range(3):
+            axes[i][j].axis("off")
+    for i, label in enumerate(("image", "true mask", "predicted")):
+        axes[i][0].set_title(label, fontsize=8, loc="left")
+    return save(fig, path)
+
+
+def pr_curves(recall: np.ndarray, precision: dict[str, np.ndarray], path: Path, title: str) -> Path:
+    """One precision–recall curve per class (precision at each recall level)."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, values in precision.items():
+        ax.plot(recall, values, label=name, lw=1)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6, ncol=2)
+    return save(fig, path)

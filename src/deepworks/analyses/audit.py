@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.task import has_tag
@@ -95,14 +96,16 @@ def audit(bundle: Any) -> dict[str, Any]:
     split = {
         name: first_rows(getattr(bundle, name), MAX_ROWS) for name in ("train", "valid", "test")
     }
-    train_x, train_y = (t.numpy() for t in split["train"])
+    train_x = split["train"][0].numpy()
+    targets = split["train"][1]  # boxes per image (detection) are no array: not counted
+    train_y = targets.numpy() if isinstance(targets, torch.Tensor) else None
     findings: list[dict[str, str]] = []
     stats: dict[str, Any] = {"rows": {k: len(v[0]) for k, v in split.items()}}
 
     def say(check: str, severity: str, message: str) -> None:
         findings.append({"check": check, "severity": severity, "message": message})
 
-    if has_tag(schema.task, "classifies") and schema.classes:
+    if has_tag(schema.task, "classifies") and schema.classes and train_y is not None:
         counts = np.bincount(train_y.astype(int), minlength=len(schema.classes))
         stats["class_counts"] = dict(zip(schema.classes, counts.tolist(), strict=True))
         ratio = counts.max() / max(counts.min(), 1)

@@ -53,8 +53,9 @@ def predict(
     runs_dir: RunsDir = Path("runs"),
     threads: Threads = None,
 ) -> None:
-    """Predict INPUT with a finished run; writes a CSV with class probabilities."""
-    frame = _load(run_id, runs_dir, threads).predict(inputs)
+    """Predict INPUT with a finished run; writes a CSV with class probabilities (and, for
+    detection and segmentation, a folder beside it named like it: COCO results, mask PNGs)."""
+    frame = _load(run_id, runs_dir, threads).predict(inputs, files=output.with_suffix(""))
     _write_csv(frame, output, f"{len(frame)} predictions")
 
 

@@ -39,6 +39,23 @@ class Model(nn.Module):
         """Called at each epoch's start (a function of the epoch alone, so resume stays exact):
         which pretrained layers train."""
 
+    def exported_part(self) -> nn.Module:
+        """The part of the network an exported graph holds: all of it by default. A detector
+        exports its dense part (images → scores and box offsets at every location); decoding
+        the boxes and their NMS stay in Python, as a task's code does."""
+        return self
+
+    def around_exported(self, runtime: nn.Module) -> nn.Module:
+        """This model with its exported part run by ``runtime`` (an ONNX session behind the
+        nn.Module interface): the runtime itself by default."""
+        return runtime
+
+    def cam_layer(self) -> nn.Module | None:
+        """The layer Grad-CAM looks at: the last 2-D convolution, or None without one. A
+        detector names its backbone's last (its heads' convolutions see no class gradient)."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+        return convs[-1] if convs else None
+
     def attention_maps(self, x: torch.Tensor) -> torch.Tensor:
         """(N, layers, heads, T, T) attention weights (models tagged ``attention``)."""
         raise NotImplementedError(f"{type(self).__name__} has no attention")

@@ -61,6 +61,8 @@ class Task:
     # The data is built as for this other task ("auto": the dataset's natural one), then
     # handed to `adapt_data`; None: as for this task itself.
     reads_data_as: ClassVar[str | None] = None
+    # Whether `prediction_frame` has one row per input (a detector's has one per box).
+    row_per_input: ClassVar[bool] = True
     # What data the task needs, said when it is given data it cannot learn from.
     data_hint: ClassVar[str] = ""
 
@@ -181,6 +183,11 @@ class Task:
             frame["prediction" if key == "value" else key] = values.numpy()
         return frame
 
+    def prediction_files(self, ids: list[Any], out: dict[str, Any], folder: Path) -> list[Path]:
+        """Files a prediction writes beside its table into ``folder`` (mask PNGs, COCO
+        results); none by default."""
+        return []
+
     def labelled_metrics(self, model: nn.Module, data: Any, metrics: dict) -> dict[str, float]:
         """Whole-data metrics for a new labelled file (`evaluate --data`), beyond the per-batch
         ones; ``metrics`` are the run's own (thresholds chosen on its validation split)."""
@@ -191,6 +198,12 @@ class Task:
         none) say so in `out_of_distribution`; tasks that decide (refer) say more."""
         frame["out_of_distribution"] = reasons
         return frame
+
+    def explained_scores(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """What explanations attribute, one score per class (or the value): the model's
+        outputs by default; a detector's strongest evidence for each class anywhere, a
+        segmenter's class scores over the pixels it gives each class."""
+        return model(x)
 
     def codes(self, model: nn.Module, x: Any) -> torch.Tensor:
         """The learned code of each input (tasks tagged ``embeds``)."""

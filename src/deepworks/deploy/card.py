@@ -99,7 +99,7 @@ def _build_card(
         with torch.inference_mode():
             p50, p99 = latency_ms(module, x[:1])
             rows_per_s = throughput(module, _batch(x, BATCH))
-        graph_only = isinstance(module, ExportedModel) and missing  # no way to score it
+        graph_only = missing and not form.startswith("pytorch")  # an exported graph: no scoring
         value = baseline if module is model else None if graph_only else score(module)[metric]
         change = None if value is None else value - baseline
         worse = None if change is None else (change if lower else -change)
@@ -121,11 +121,11 @@ def _build_card(
     for fmt in formats:
         path = folder / f"model{_suffix(fmt)}"
         exported = export_network(model, x, fmt, path, threads)
-        module = ExportedModel(path, fmt, threads)
+        module = model.around_exported(ExportedModel(path, fmt, threads))
         rows.append(row(fmt, module, exported["size_bytes"], exported["parity"], path=str(path)))
         if int8 and fmt == "onnx":
             small = quantize_int8(path, folder / "model.int8.onnx")
-            module = ExportedModel(small, "onnx", threads)
+            module = model.around_exported(ExportedModel(small, "onnx", threads))
             rows.append(row("onnx int8", module, small.stat().st_size, None, path=str(small)))
     if prune:
         thin, zeros = pruned(model, prune)

@@ -166,7 +166,7 @@ def export_network(
     """Export ``model`` and check it against eager PyTorch on ``x`` (real inputs, two batch
     sizes); returns the file, its size and the largest absolute difference."""
     entry = FORMATS.get(fmt)
-    model = model.eval()
+    model = model.eval().exported_part()  # all of it, or a detector's dense part
     example = export_example(x)
     # whole or not at all: a kill mid-export leaves the previous file, which still serves
     atomic_write(path, lambda part: entry.export(model, example, part))

@@ -14,6 +14,7 @@ and runs it in one call. Slow clients are cut off: the request headers must arri
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -116,19 +117,35 @@ def answer_requests(run: Any, requests: list[list[Any]]) -> list[Answer]:
     for number, (_, x, _) in encoded.items():
         groups.setdefault(shape_key(x), []).append(number)
     for numbers in groups.values():
-        ids = [i for n in numbers for i in encoded[n][0]]
         out = run.forward(concat([encoded[n][1] for n in numbers]))
-        novel = [encoded[n][2] for n in numbers]
-        flags = None if None in novel else [r for reasons in novel for r in reasons]
-        records = run.frame(ids, out, flags).drop(columns=["input"], errors="ignore")
-        plain = [{k: _plain(v) for k, v in r.items()} for r in records.to_dict(orient="records")]
-        start = 0
-        for n in numbers:
-            answers[n], start = (
-                plain[start : start + size(encoded[n][1])],
-                start + size(encoded[n][1]),
-            )
+        if run.task.row_per_input:  # one table for all, cut back into each request's rows
+            parts = [(numbers, out)]
+        else:  # rows per box: each request's table made from its own outputs
+            cuts = list(itertools.accumulate((size(encoded[n][1]) for n in numbers), initial=0))
+            parts = [
+                ([n], {k: v[a:b] for k, v in out.items()})
+                for n, a, b in zip(numbers, cuts[:-1], cuts[1:], strict=True)
+            ]
+        for group, group_out in parts:
+            _answer(run, encoded, group, group_out, answers)
     return answers
+
+
+def _answer(run: Any, encoded: dict, numbers: list[int], out: Any, answers: list) -> None:
+    """The rows of ``out`` (the outputs of requests ``numbers``, in order) into ``answers``."""
+    ids = [i for n in numbers for i in encoded[n][0]]
+    novel = [encoded[n][2] for n in numbers]
+    flags = None if None in novel else [r for reasons in novel for r in reasons]
+    records = run.frame(ids, out, flags)
+    if run.task.row_per_input:  # the request's order says which input; else `input` does
+        records = records.drop(columns=["input"], errors="ignore")
+    plain = [{k: _plain(v) for k, v in r.items()} for r in records.to_dict(orient="records")]
+    if len(numbers) == 1:
+        answers[numbers[0]] = plain
+        return
+    start = 0
+    for n in numbers:
+        answers[n], start = plain[start : start + size(encoded[n][1])], start + size(encoded[n][1])
 
 
 def load_for_serving(run_ref: str | Path, runs_dir: str | Path, threads: int = 1):
@@ -140,7 +157,7 @@ def load_for_serving(run_ref: str | Path, runs_dir: str | Path, threads: int = 1
     run = load(run_ref, runs_dir)
     onnx, card = run.path / "export" / "model.onnx", run.path / "deployment.json"
     if onnx.is_file() and card.is_file() and not run.folder.read_json(card).get("note"):
-        run.model = ExportedModel(onnx, "onnx", threads)
+        run.model = run.model.around_exported(ExportedModel(onnx, "onnx", threads))
         return run, "onnxruntime"
     return run, "pytorch"
 

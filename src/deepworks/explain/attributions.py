@@ -46,8 +46,8 @@ def embedding_layer(model: nn.Module) -> nn.Embedding:
 
 
 def last_conv(model: nn.Module) -> nn.Module | None:
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    return convs[-1] if convs else None
+    """The layer Grad-CAM looks at, as the model names it (``Model.cam_layer``)."""
+    return model.cam_layer()
 
 
 def token_baseline(ids: torch.Tensor, unk: int) -> torch.Tensor:

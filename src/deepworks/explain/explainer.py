@@ -64,6 +64,20 @@ def _pad_square(a: np.ndarray, width: int) -> np.ndarray:
     return np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, pad), (0, pad)])
 
 
+class TaskScores(nn.Module):
+    """The model as explanations see it: the task's explained scores of encoded inputs."""
+
+    def __init__(self, model: nn.Module, task: Any) -> None:
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.task.explained_scores(self.model, x)
+
+    def cam_layer(self) -> nn.Module | None:
+        return self.model.cam_layer()
+
+
 def check_task(schema: Schema, run_id: str) -> None:
     if not has_tag(schema.task, "explainable"):
         raise RunError(
@@ -74,7 +88,7 @@ def check_task(schema: Schema, run_id: str) -> None:
 
 def target_index(schema: Schema, target: str | None) -> int | None:
     """The class to explain for every input (None: each input's own prediction)."""
-    if target is None or not has_tag(schema.task, "classifies"):
+    if target is None or not schema.classes:
         return None
     classes = schema.classes or []
     if str(target) not in classes:
@@ -95,7 +109,10 @@ def explain_batches(
     attention: bool = False,
 ) -> Iterator[Explanation]:
     """One Explanation per batch of encoded inputs."""
+    from deepworks.core.task import get_task
+
     model.eval()
+    scores = TaskScores(model, get_task(schema))
     chosen = target_index(schema, target)
     vocab: list[str] = (
         schema.encoder.get("vocab", []) if inputs_of(schema.encoder) == "tokens" else []
@@ -106,8 +123,8 @@ def explain_batches(
     for x in batches:
         x = x.to(device)
         with torch.no_grad():
-            out = model(x).float()
-        if has_tag(schema.task, "classifies"):
+            out = scores(x).float()
+        if schema.classes:
             guess = out.argmax(-1).cpu()
             classes = schema.classes or []
             predictions = [classes[i] for i in guess.tolist()]
@@ -121,10 +138,10 @@ def explain_batches(
         targets = targets.to(device)
         attributions, delta = {}, None
         for name in methods:
-            result = METHODS.get(name).attribute(model, x, targets, unk)
+            result = METHODS.get(name).attribute(scores, x, targets, unk)
             attributions[name] = result[0].detach().float().cpu().numpy()
             if len(result) > 1:  # relative completeness gap
-                gap = _output_gap(model, x, targets, unk)
+                gap = _output_gap(scores, x, targets, unk)
                 delta = (result[1].detach().abs() / gap.clamp_min(1e-6)).cpu().numpy()
         maps = None
         if attention and "attention" in model.tags:
@@ -153,9 +170,9 @@ def _output_gap(model: nn.Module, x: torch.Tensor, target: torch.Tensor, unk: in
     return (pick(model(x)) - pick(model(base))).abs()
 
 
-def example_indices(labels: torch.Tensor | None, n: int, length: int) -> list[int]:
+def example_indices(labels: Any, n: int, length: int) -> list[int]:
     """``n`` test examples to show: the first of each class in turn, then the next ones."""
-    if labels is None or labels.dim() != 1 or labels.is_floating_point():
+    if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.is_floating_point():
         return list(range(min(n, length)))
     firsts = {}
     for i, label in enumerate(labels.tolist()):

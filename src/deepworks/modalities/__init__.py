@@ -5,6 +5,7 @@ from deepworks.modalities import (  # noqa: F401  (registers every kind of data)
     audio,
     image,
     ratings,
+    scenes,
     series,
     table,
     text,

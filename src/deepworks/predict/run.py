@@ -21,6 +21,7 @@ from safetensors.torch import load_model
 
 import deepworks.modalities
 import deepworks.tasks  # noqa: F401  (registers the tasks)
+from deepworks.core.batch import concat
 from deepworks.core.errors import DataError, RunError
 from deepworks.core.schema import Schema
 from deepworks.core.task import TASKS, Task, get_task
@@ -71,15 +72,19 @@ class Run(Explaining, Generating):
         return self.folder.history()
 
     # ------------------------------------------------------------------------- predict
-    def predict(self, inputs: Inputs) -> pd.DataFrame:
-        """One row per input: the prediction, and for classifiers one probability per class.
+    def predict(self, inputs: Inputs, files: Path | None = None) -> pd.DataFrame:
+        """One row per input: the prediction, and for classifiers one probability per class;
+        tasks whose predictions are pictures (masks) or documents (COCO results) also write
+        them into ``files``.
 
         >>> run = deepworks.load("runs/my-run")  # doctest: +SKIP
         >>> run.predict(pd.read_csv("new_rows.csv"))  # doctest: +SKIP
         """
         ids, batches = self.encode(inputs)
         parts = [self.forward(x) for x in batches]
-        out = {k: torch.cat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        out = {k: concat([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        if files is not None:
+            self.task.prediction_files(ids, out, files)
         return self.frame(ids, out, self.encoder.novelty(inputs))
 
     # The three steps of ``predict``, apart for the server: it encodes each request on its

@@ -3,10 +3,13 @@
 from deepworks.core.task import TASKS, Task, get_task, register_task
 from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     autoencoder,
+    detection,
     forecast,
     gan,
+    instances,
     language_model,
     recommendation,
+    segmentation,
     som,
     supervised,
 )

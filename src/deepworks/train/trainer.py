@@ -126,6 +126,8 @@ class Trainer:
             return self._fit(model, task, train, valid, resume)
         finally:
             gc.unfreeze()
+            if distributed.active():  # the replica (in reference cycles) must go before its
+                gc.collect()  # process group does, not in the interpreter's shutdown
 
     def _fit(self, model, task, train, valid, resume) -> TrainState:
         cfg = self.cfg

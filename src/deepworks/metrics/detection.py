@@ -1,0 +1,84 @@
+"""Object detection and instance segmentation scores: COCO's mean average precision,
+computed by pycocotools through torchmetrics' MeanAveragePrecision, so the figures are the
+ones papers report.
+
+``map`` is the COCO metric (AP averaged over IoU 0.50:0.95 and the classes), ``map_50`` and
+``map_75`` at one IoU each, ``mar_100`` the recall with up to 100 detections an image,
+``map_per_class`` the 0.50:0.95 AP of each class and ``ap50_per_class`` each class's AP at IoU
+0.5 (a second evaluation at that threshold alone). The same names with ``mask_`` in front
+score instance masks instead of boxes (IoU of the masks' pixels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchmetrics import Metric
+
+BOX_SCORES = frozenset({"map", "map_50", "map_75", "mar_100", "map_per_class", "ap50_per_class"})
+MASK_SCORES = frozenset(f"mask_{name}" for name in BOX_SCORES)
+SCORES = BOX_SCORES | MASK_SCORES
+_SUMMARY = ("map", "map_50", "map_75", "mar_100")
+
+
+class DetectionScores(Metric):
+    """Boxes (and masks) predicted and true for every image seen, scored at ``compute``."""
+
+    full_state_update = False
+
+    def __init__(self, classes: list[str], names: frozenset[str] = BOX_SCORES) -> None:
+        from torchmetrics.detection import MeanAveragePrecision
+
+        super().__init__()
+        self.classes, self.names = classes, names
+        self.kinds = [
+            k for k, group in (("bbox", BOX_SCORES), ("segm", MASK_SCORES)) if names & group
+        ]
+        per_class = any(n.endswith("map_per_class") for n in names)
+        self.coco = MeanAveragePrecision(iou_type=tuple(self.kinds), class_metrics=per_class)
+        self.at_50 = (
+            MeanAveragePrecision(
+                iou_type=tuple(self.kinds), iou_thresholds=[0.5], class_metrics=True
+            )
+            if any(n.endswith("ap50_per_class") for n in names)
+            else None
+        )
+
+    def update(self, preds: list[dict[str, torch.Tensor]], target: list[dict[str, Any]]) -> None:
+        keys = ("boxes", "scores", "labels", *(("masks",) if "segm" in self.kinds else ()))
+        preds = [{k: p[k].detach() for k in keys} for p in preds]
+        target = [{k: t[k] for k in keys if k != "scores"} for t in target]
+        self.coco.update(preds, target)
+        if self.at_50 is not None:
+            self.at_50.update(preds, target)
+
+    def reset(self) -> None:
+        super().reset()
+        self.coco.reset()
+        if self.at_50 is not None:
+            self.at_50.reset()
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        values = self.coco.compute()
+        at_50 = self.at_50.compute() if self.at_50 is not None else {}
+        out = {}
+        for kind, prefix in (("bbox", ""), ("segm", "mask_")):
+            if kind not in self.kinds:
+                continue
+            key = f"{kind}_".__add__ if len(self.kinds) > 1 else str  # torchmetrics' keys
+            for name in _SUMMARY:
+                out[prefix + name] = values[key(name)]
+            out[prefix + "map_per_class"] = self._by_class(values, key)
+            if at_50:
+                out[prefix + "ap50_per_class"] = self._by_class(at_50, key)
+        return {k: v for k, v in out.items() if k in self.names}
+
+    def _by_class(self, values: dict[str, torch.Tensor], key) -> torch.Tensor:
+        """One AP per class in the order of ``classes`` (-1 where a class never appeared)."""
+        full = torch.full((len(self.classes),), -1.0)
+        if key("map_per_class") not in values:
+            return full
+        ids, aps = values["classes"].reshape(-1), values[key("map_per_class")].reshape(-1)
+        full[ids.long()] = aps.float()
+        return full

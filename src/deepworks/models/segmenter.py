@@ -1,0 +1,107 @@
+"""Semantic segmentation: a U-Net (Ronneberger et al., 2015) sized by its widths, and
+torchvision's LR-ASPP on MobileNetV3-Large; both give class scores per pixel (N, C, H, W)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from deepworks.core.model import Model
+from deepworks.core.schema import Schema
+from deepworks.models.registry import register_model
+
+
+@dataclass
+class UNetParams:
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64])  # channels per level
+    dropout: float = 0.0  # at the bottom of the U
+
+
+def _double_conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(Model):
+    """Down: double conv then 2×2 max-pool per level; up: transposed conv, the skip joined,
+    double conv; a 1×1 conv to class scores. Sizes that do not halve evenly are padded."""
+
+    def __init__(self, channels: int, classes: int, p: UNetParams) -> None:
+        super().__init__()
+        widths = p.widths
+        self.down = nn.ModuleList()
+        cin = channels
+        for w in widths:
+            self.down.append(_double_conv(cin, w))
+            cin = w
+        self.bottom = nn.Sequential(
+            nn.MaxPool2d(2), _double_conv(cin, 2 * cin), nn.Dropout2d(p.dropout)
+        )
+        self.up, self.merge = nn.ModuleList(), nn.ModuleList()
+        cin = 2 * cin
+        for w in reversed(widths):
+            self.up.append(nn.ConvTranspose2d(cin, w, 2, stride=2))
+            self.merge.append(_double_conv(2 * w, w))
+            cin = w
+        self.pool = nn.MaxPool2d(2)
+        self.head = nn.Conv2d(cin, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        x = self.bottom(x)
+        for up, merge, skip in zip(self.up, self.merge, reversed(skips), strict=True):
+            x = up(x)
+            x = nn.functional.pad(
+                x, (0, skip.shape[-1] - x.shape[-1], 0, skip.shape[-2] - x.shape[-2])
+            )
+            x = merge(torch.cat([skip, x], dim=1))
+        return self.head(x)
+
+
+@dataclass
+class LRASPPParams:
+    weights_backbone: str | None = None  # a torchvision weights name, e.g. IMAGENET1K_V1
+
+
+class LRASPP(Model):
+    def __init__(self, classes: int, p: LRASPPParams) -> None:
+        from torchvision.models import MobileNet_V3_Large_Weights
+        from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+        super().__init__()
+        weights = MobileNet_V3_Large_Weights[p.weights_backbone] if p.weights_backbone else None
+        self.net = lraspp_mobilenet_v3_large(num_classes=classes, weights_backbone=weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)["out"]
+
+
+@register_model(
+    "unet", UNetParams, ("scenes",), "U-Net for per-pixel classes", tasks=("segmentation",)
+)
+def unet(schema: Schema, p: UNetParams) -> nn.Module:
+    return UNet(schema.input_shape[0], schema.n_outputs, p)
+
+
+@register_model(
+    "lraspp",
+    LRASPPParams,
+    ("scenes",),
+    "LR-ASPP on MobileNetV3-Large (torchvision), RGB",
+    tasks=("segmentation",),
+)
+def lraspp(schema: Schema, p: LRASPPParams) -> nn.Module:
+    if schema.input_shape[0] != 3:
+        raise ValueError("lraspp takes RGB images (3 channels)")
+    return LRASPP(schema.n_outputs, p)

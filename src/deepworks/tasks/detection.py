@@ -1,0 +1,157 @@
+"""Object detection: a box and a class for every object in an image, scored by COCO mAP.
+
+The model takes (images, targets) and returns its ``losses`` (torchvision's detectors: focal
+classification, GIoU regression, centre-ness) and, in evaluation, its ``detections``. Beside it
+the task scores a traditional pipeline on the same test images (``components``: Otsu
+threshold, connected components, a logistic regression on each blob's pixels; see
+``scene_baselines``), so the leaderboard says whether the network earned its keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from deepworks.core.batch import Batch
+from deepworks.core.task import Task, register_task
+
+
+@register_task("detection")
+class Detection(Task):
+    """Find every object: its box and its class (mAP@0.5, COCO mAP@[.5:.95])."""
+
+    main_metric = "map_50"
+    tags = frozenset({"supervised", "explainable"})
+    epoch_metrics = frozenset({"map", "map_50"})
+    own_baselines = ("components",)
+    row_per_input = False  # a row per detected box
+    masks: ClassVar[bool] = False  # whether each object also has its mask
+    final_metric_names = tuple(
+        f"components_{m}" for m in ("map", "map_50", "map_75", "fit_seconds", "model")
+    )
+    data_hint = "images with boxes: digit-scenes, coco-json, voc-xml or yolo-txt"
+
+    def training_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        return sum(model(x, y)["losses"].values())
+
+    def evaluation_step(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, Any, Any]:
+        x, y = batch
+        out = model(x, y)
+        return sum(out["losses"].values()), out["detections"], y
+
+    def score_names(self) -> frozenset[str]:
+        """What it is scored on: boxes (and, for instance segmentation, masks)."""
+        from deepworks.metrics.detection import BOX_SCORES, SCORES
+
+        return SCORES if self.masks else BOX_SCORES
+
+    def metric_factories(self) -> dict[str, Callable[[], Any]]:
+        from deepworks.metrics.detection import DetectionScores
+
+        classes = self.schema.classes or []
+        return {
+            name: lambda n=name: DetectionScores(classes, frozenset({n}))
+            for name in self.score_names()
+        }
+
+    def metrics(self, names: set[str] | None = None):
+        """Every score from one pass of pycocotools (one metric, whatever names are asked)."""
+        from torchmetrics import MetricCollection
+
+        from deepworks.metrics.detection import DetectionScores
+
+        scores = self.score_names()
+        chosen = scores if names is None else frozenset(names) & scores
+        return MetricCollection({"detection": DetectionScores(self.schema.classes or [], chosen)})
+
+    def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, Any]:
+        out = super().summarize(values)
+        for key in out:
+            if key.endswith("_per_class"):
+                out[key] = dict(zip(self.schema.classes or [], out[key], strict=True))
+        return out
+
+    def explained_scores(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Each class's strongest logit anywhere in the image: the top detection's class
+        is explained by what made its evidence strongest."""
+        return model.exported_part()(x)[..., : len(self.schema.classes or [])].amax(dim=1)
+
+    def predict(self, model: nn.Module, x: Any) -> dict[str, Any]:
+        return {"detections": model(x)["detections"]}
+
+    def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
+        from deepworks.tasks.scene_baselines import components_scores
+
+        return {"test": components_scores(bundle, self.schema, seed, masks=self.masks)}
+
+    def prediction_frame(self, ids: list[Any], out: dict[str, Any], metrics: dict):
+        """One row per detected box: the input, the class, the score, x1, y1, x2, y2 in the
+        model's pixels."""
+        import pandas as pd
+
+        classes = self.schema.classes or []
+        rows = [
+            {"input": name, "label": classes[int(c)], "score": float(s),
+             **dict(zip(("x1", "y1", "x2", "y2"), map(float, b), strict=True))}
+            for name, d in zip(ids, out["detections"], strict=True)
+            for b, s, c in zip(d["boxes"], d["scores"], d["labels"], strict=True)
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=["input", "label", "score", "x1", "y1", "x2", "y2"])
+
+    def prediction_files(self, ids: list[Any], out: dict[str, Any], folder: Path) -> list[Path]:
+        """The detections as COCO results (``detections.json``: image, category, bbox as x, y,
+        width, height, score), the format COCO's evaluation and its tools read."""
+        import json
+
+        results = []
+        for name, d in zip(ids, out["detections"], strict=True):
+            for k, (b, s, c) in enumerate(zip(d["boxes"], d["scores"], d["labels"], strict=True)):
+                results.append({
+                    "image_id": str(name), "category_id": int(c), "score": round(float(s), 5),
+                    "bbox": [round(float(v), 2) for v in (b[0], b[1], b[2] - b[0], b[3] - b[1])],
+                } | ({"segmentation": _rle(d["masks"][k])} if "masks" in d else {}))  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "detections.json"
+        path.write_text(json.dumps(results))
+        return [path]
+
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
+        """Overlays of detections on test scenes; a precision–recall curve per class."""
+        from torchmetrics.detection import MeanAveragePrecision
+
+        from deepworks.modalities.scenes.encoder import ScenesEncoder
+        from deepworks.plots import detection_overlays, pr_curves
+
+        classes = self.schema.classes or []
+        curve = MeanAveragePrecision(iou_thresholds=[0.5], extended_summary=True)
+        model.eval()
+        shown = None
+        with torch.inference_mode():
+            for start in range(0, len(bundle.test), 64):
+                x, y = bundle.test.__getitems__(range(start, min(start + 64, len(bundle.test))))
+                found = model(x)["detections"]
+                curve.update(found, y)
+                shown = shown or (x[:8], y[:8], found[:8])
+        pixels = ScenesEncoder.from_dict(self.schema.encoder).pixels(shown[0])
+        detection_overlays(pixels, shown[1], shown[2], classes, folder / "detections.png")
+        precision = curve.compute()["precision"][0, :, :, 0, -1].clamp_min(0)  # (recall, class)
+        pr_curves(
+            torch.linspace(0, 1, precision.shape[0]).numpy(),
+            {c: precision[:, k].numpy() for k, c in enumerate(classes) if k < precision.shape[1]},
+            folder / "pr_curves.png",
+            "precision–recall per class at IoU 0.5 (test)",
+        )
+
+
+def _rle(mask: torch.Tensor) -> dict[str, Any]:
+    """A mask as COCO's compressed run-length encoding (pycocotools)."""
+    import numpy as np
+    from pycocotools import mask as coco_mask
+
+    rle = coco_mask.encode(np.asfortranarray(mask.numpy().astype(np.uint8)))
+    return {"size": rle["size"], "counts": rle["counts"].decode("ascii")}
