@@ -30,6 +30,7 @@ class MaskRCNNParams:
     representation: int = 256  # the box head's hidden width
     mask_channels: int = 32  # the mask head's conv widths
     mask_convs: int = 2  # the mask head's conv layers (torchvision's default: 4)
+    mask_pool: int = 14  # RoIAlign size for the mask head; its masks are twice as fine
     proposals: int = 64  # region proposals sampled per training image (and kept to test)
     score_threshold: float = 0.05
     max_detections: int = 50
@@ -66,7 +67,7 @@ class MaskRCNN(Model):
             box_batch_size_per_image=p.proposals,
             box_score_thresh=p.score_threshold,
             box_detections_per_img=p.max_detections,
-            mask_roi_pool=MultiScaleRoIAlign(["0"], 14, 2),
+            mask_roi_pool=MultiScaleRoIAlign(["0"], p.mask_pool, 2),
             mask_head=MaskRCNNHeads(f, [p.mask_channels] * p.mask_convs, 1),
             mask_predictor=MaskRCNNPredictor(p.mask_channels, p.mask_channels, classes),
         )
