@@ -63,9 +63,11 @@ def test_pixel_scores_equal_torchmetrics():
     assert got["mean_iou"] == pytest.approx(float(_mean_iou_reference(preds, target, 4)), abs=1e-6)
     accuracy = MulticlassAccuracy(4, average="micro")(preds.flatten(), target.flatten())
     assert got["pixel_accuracy"] == pytest.approx(float(accuracy), abs=1e-6)
-    tp = ((preds == target) & (target == 1)).sum()
-    dice_1 = 2 * tp / ((preds == 1).sum() + (target == 1).sum())
-    assert 0 < float(dice_1) < 1 and got["dice"] > got["mean_iou"]  # Dice ≥ IoU, class by class
+    dices = [  # Dice per class, 2·TP / (|pred| + |true|) over every pixel, then the mean
+        2 * ((preds == c) & (target == c)).sum() / ((preds == c).sum() + (target == c).sum())
+        for c in range(4)
+    ]
+    assert got["dice"] == pytest.approx(float(torch.stack(dices).float().mean()), abs=1e-6)
 
 
 def test_detection_scores_are_cocos():
@@ -90,6 +92,8 @@ def test_detection_scores_are_cocos():
     assert float(got["map"]) == pytest.approx(float(reference["map"]))
     assert float(got["map_50"]) == pytest.approx(1.0)  # both found at IoU 0.5
     assert got["ap50_per_class"].tolist() == pytest.approx([1.0, 1.0])
+    # both true boxes outrank the stray one: precision 1 at every recall, for both classes
+    assert got["pr_curve_per_class"].tolist() == [[1.0] * 101] * 2
 
 
 def test_augmentation_moves_boxes_and_masks_with_the_pixels():
@@ -143,6 +147,8 @@ def test_each_annotation_layout_trains_and_evaluates(dataset, tmp_path, cli):
     board = json.loads((run.path / "leaderboard.json").read_text())
     assert {r["model"].split(" ")[0] for r in board["rows"]} == {"fcos", "components"}
     assert (run.path / "detections.png").is_file() and (run.path / "pr_curves.png").is_file()
+    curves = run.metrics["test"]["pr_curve_per_class"]  # from the same test evaluation
+    assert set(curves) == set(CLASSES) and all(len(c) == 101 for c in curves.values())
     other = WRITERS[dataset](tmp_path / "new", scenes(6, seed=1))
     scored = cli("evaluate", run.path, "--data", other)
     assert scored.code == 0, scored.err

@@ -5,7 +5,9 @@ ones papers report.
 ``map`` is the COCO metric (AP averaged over IoU 0.50:0.95 and the classes), ``map_50`` and
 ``map_75`` at one IoU each, ``mar_100`` the recall with up to 100 detections an image,
 ``map_per_class`` the 0.50:0.95 AP of each class and ``ap50_per_class`` each class's AP at IoU
-0.5 (a second evaluation at that threshold alone). The same names with ``mask_`` in front
+0.5 (a second evaluation at that threshold alone), ``pr_curve_per_class`` each class's
+precision at recall 0, 0.01, ..., 1 at IoU 0.5 (pycocotools' interpolated curve, from the
+same evaluation). The same names with ``mask_`` in front
 score instance masks instead of boxes (IoU of the masks' pixels).
 """
 
@@ -16,7 +18,9 @@ from typing import Any
 import torch
 from torchmetrics import Metric
 
-BOX_SCORES = frozenset({"map", "map_50", "map_75", "mar_100", "map_per_class", "ap50_per_class"})
+BOX_SCORES = frozenset(
+    {"map", "map_50", "map_75", "mar_100", "map_per_class", "ap50_per_class", "pr_curve_per_class"}
+)
 MASK_SCORES = frozenset(f"mask_{name}" for name in BOX_SCORES)
 SCORES = BOX_SCORES | MASK_SCORES
 _SUMMARY = ("map", "map_50", "map_75", "mar_100")
@@ -36,7 +40,10 @@ class DetectionScores(Metric):
             k for k, group in (("bbox", BOX_SCORES), ("segm", MASK_SCORES)) if names & group
         ]
         per_class = any(n.endswith("map_per_class") for n in names)
-        self.coco = MeanAveragePrecision(iou_type=tuple(self.kinds), class_metrics=per_class)
+        curves = any(n.endswith("pr_curve_per_class") for n in names)
+        self.coco = MeanAveragePrecision(
+            iou_type=tuple(self.kinds), class_metrics=per_class, extended_summary=curves
+        )
         self.at_50 = (
             MeanAveragePrecision(
                 iou_type=tuple(self.kinds), iou_thresholds=[0.5], class_metrics=True
@@ -70,9 +77,20 @@ class DetectionScores(Metric):
             for name in _SUMMARY:
                 out[prefix + name] = values[key(name)]
             out[prefix + "map_per_class"] = self._by_class(values, key)
+            if key("precision") in values:
+                out[prefix + "pr_curve_per_class"] = self._curves(values, key)
             if at_50:
                 out[prefix + "ap50_per_class"] = self._by_class(at_50, key)
         return {k: v for k, v in out.items() if k in self.names}
+
+    def _curves(self, values: dict[str, torch.Tensor], key) -> torch.Tensor:
+        """(classes, 101) precision at each recall level, IoU 0.5, all areas, up to 100
+        detections an image; -1 for a class never seen."""
+        full = torch.full((len(self.classes), 101), -1.0)
+        precision = values[key("precision")][0, :, :, 0, -1]  # (recall, classes seen)
+        for column, class_id in enumerate(values["classes"].reshape(-1).tolist()):
+            full[class_id] = precision[:, column].clamp_min(0).float()
+        return full
 
     def _by_class(self, values: dict[str, torch.Tensor], key) -> torch.Tensor:
         """One AP per class in the order of ``classes`` (-1 where a class never appeared)."""

@@ -75,15 +75,10 @@ class Detector(Model):
         from torchvision.models.detection.anchor_utils import AnchorGenerator
 
         super().__init__()
-        channels, height, width = schema.input_shape
-        backbone, sizes = self._backbone(channels, p)
-        self.fcos = FCOS(
+        backbone, sizes = self._backbone(schema.input_shape[0], p)
+        self.fcos = FCOS(  # its resizing transform goes unused: `decode` takes the images as is
             backbone,
             num_classes=len(schema.classes or []),
-            min_size=min(height, width),
-            max_size=max(height, width),
-            image_mean=[0.0] * channels,  # the encoder has normalized the images already
-            image_std=[1.0] * channels,
             anchor_generator=AnchorGenerator(sizes, ((1.0,),) * len(sizes)),
             score_thresh=p.score_threshold,
             nms_thresh=p.nms_threshold,

@@ -121,28 +121,22 @@ class Detection(Task):
         return [path]
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
-        """Overlays of detections on test scenes; a precision–recall curve per class."""
-        from torchmetrics.detection import MeanAveragePrecision
-
+        """Overlays of detections on test scenes; the precision–recall curve per class that
+        the test evaluation computed."""
         from deepworks.modalities.scenes.encoder import ScenesEncoder
         from deepworks.plots import detection_overlays, pr_curves
 
         classes = self.schema.classes or []
-        curve = MeanAveragePrecision(iou_thresholds=[0.5], extended_summary=True)
+        x, y = bundle.test.__getitems__(list(range(min(8, len(bundle.test)))))
         model.eval()
-        shown = None
         with torch.inference_mode():
-            for start in range(0, len(bundle.test), 64):
-                x, y = bundle.test.__getitems__(range(start, min(start + 64, len(bundle.test))))
-                found = model(x)["detections"]
-                curve.update(found, y)
-                shown = shown or (x[:8], y[:8], found[:8])
-        pixels = ScenesEncoder.from_dict(self.schema.encoder).pixels(shown[0])
-        detection_overlays(pixels, shown[1], shown[2], classes, folder / "detections.png")
-        precision = curve.compute()["precision"][0, :, :, 0, -1].clamp_min(0)  # (recall, class)
+            found = model(x)["detections"]
+        pixels = ScenesEncoder.from_dict(self.schema.encoder).pixels(x)
+        detection_overlays(pixels, y, found, classes, folder / "detections.png")
+        curves = metrics["test"]["pr_curve_per_class"]
         pr_curves(
-            torch.linspace(0, 1, precision.shape[0]).numpy(),
-            {c: precision[:, k].numpy() for k, c in enumerate(classes) if k < precision.shape[1]},
+            torch.linspace(0, 1, 101).numpy(),
+            {c: curve for c, curve in curves.items() if curve[0] >= 0},  # classes seen
             folder / "pr_curves.png",
             "precision–recall per class at IoU 0.5 (test)",
         )

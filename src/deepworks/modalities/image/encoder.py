@@ -44,9 +44,13 @@ class ImageEncoder(Encoder):
 
     def read(self, path: Path | io.BytesIO, name: object = None) -> torch.Tensor:
         with self.opened(path, name) as img:
-            img = img.convert("L" if self.channels == 1 else "RGB")
-            img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-            array = np.asarray(img, dtype=np.float32) / 255.0
+            return self.decoded(img)
+
+    def decoded(self, img: Image.Image) -> torch.Tensor:
+        """An opened image as a (C, H, W) tensor in [0, 1] at the encoder's size."""
+        img = img.convert("L" if self.channels == 1 else "RGB")
+        img = img.resize((self.size[1], self.size[0]), Image.Resampling.BILINEAR)
+        array = np.asarray(img, dtype=np.float32) / 255.0
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         return torch.from_numpy(np.ascontiguousarray(array))
 

@@ -28,9 +28,9 @@ class ScenesEncoder(ImageEncoder):
     def read_record(self, record: SceneRecord, classes: int) -> tuple[torch.Tensor, ...]:
         """(image, boxes, labels, class mask or None, instance masks or None), all in the
         model's size."""
-        with self.opened(record.image) as img:
+        with self.opened(record.image) as img:  # one read: its size, then its pixels
             width, height = img.size
-        image = self.read(record.image)
+            image = self.decoded(img)
         scale = torch.tensor([self.size[1] / width, self.size[0] / height] * 2)
         boxes = torch.as_tensor(record.boxes, dtype=torch.float32).reshape(-1, 4) * scale
         labels = torch.as_tensor(record.labels, dtype=torch.int64)
