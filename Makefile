@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 		apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
 		sudo -n apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
 		echo "note: could not install espeak-ng and flite (needed for spoken-digits)"
+	@# Apertium's English–Spanish pair translates the reviews-es corpus.
+	@command -v apertium >/dev/null || \
+		apt-get install -y -q apertium-eng-spa >/dev/null 2>&1 || \
+		sudo -n apt-get install -y -q apertium-eng-spa >/dev/null 2>&1 || \
+		echo "note: could not install apertium-eng-spa (needed for reviews-es)"
 	@# Headless chromium renders the run report in its test (which skips without it).
 	@command -v chromium >/dev/null || \
 		apt-get install -y -q chromium >/dev/null 2>&1 || \
@@ -54,6 +59,7 @@ bench: install
 	$(BIN)/python benchmarks/time_to_result.py
 	$(BIN)/python benchmarks/busy.py --epochs 5
 	$(BIN)/python benchmarks/scenes.py --threads $(THREADS)
+	$(BIN)/python benchmarks/translation.py --threads $(THREADS)
 	$(BIN)/python benchmarks/bucketing.py --reviews 2000 --epochs 4 --seeds 3
 	$(BIN)/python benchmarks/gpu.py  # the CUDA paths; says so and exits where there is no GPU
 

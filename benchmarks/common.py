@@ -49,6 +49,24 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def kept_rows(name: str, rows: list[list[str]]) -> list[list[str]]:
+    """``rows`` and, for a run of some of a section's cases (``--only``), the rows of the other
+    cases as the section's table last had them (matched on the first column)."""
+    if not DOC.exists():
+        return rows
+    match = re.search(
+        re.escape(f"<!-- {name}:start -->") + "(.*?)" + re.escape(f"<!-- {name}:end -->"),
+        DOC.read_text(),
+        flags=re.S,
+    )
+    lines = [
+        line for line in (match.group(1) if match else "").splitlines() if line.startswith("|")
+    ]
+    old = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    width, fresh = len(rows[0]) if rows else 0, {row[0] for row in rows}
+    return [r for r in old if r[0] not in fresh and len(r) == width] + rows
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or add) the section between markers for ``name`` in docs/benchmarks.md."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common import machine, markdown_table, write_section
+from common import kept_rows, machine, markdown_table, write_section
 
 import deepworks
 
@@ -56,7 +56,7 @@ def main() -> None:
     table = markdown_table(
         ["example", "model", "test (unseen handwriting)", "traditional pipeline, same test",
          "training s"],
-        rows,
+        kept_rows("scenes", rows),
     )  # fmt: skip
     print(table)
     write_section(

@@ -191,9 +191,10 @@ def test_a_detector_learns_digit_scenes_and_beats_the_traditional_pipeline(tmp_p
         "task": "detection",
         "data": {"dataset": "digit-scenes", "batch_size": 32, "limit": 1000},
         "model": {"name": "fcos", "width": 16, "features": 32},
-        "train": {"epochs": 10, "optimizer": {"name": "adamw", "lr": 0.003}},
+        "train": {"epochs": 14, "optimizer": {"name": "adamw", "lr": 0.003},
+                  "scheduler": {"name": "onecycle"}},
         "evaluate": {"explain": 0},
-    }
+    }  # fmt: skip
     run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
     test = run.metrics["test"]
     assert test["map_50"] > test["components_map_50"]  # unseen handwriting, same test scenes

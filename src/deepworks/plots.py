@@ -300,3 +300,17 @@ def pr_curves(recall: np.ndarray, precision: dict[str, np.ndarray], path: Path, 
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=6, ncol=2)
     return save(fig, path)
+
+
+def attention_maps(items: list[dict[str, Any]], path: Path) -> Path:
+    """Source × written-token attention heatmaps, one panel per sentence (each item: its
+    `source` tokens, `written` tokens and `weights`, written × source)."""
+    fig, axes = plt.subplots(1, len(items), figsize=(4.2 * len(items), 4.2), squeeze=False)
+    for ax, item in zip(axes[0], items, strict=True):
+        weights = np.asarray(item["weights"]).reshape(len(item["written"]), len(item["source"]))
+        ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(item["source"])), item["source"], rotation=70, fontsize=7)
+        ax.set_yticks(range(len(item["written"])), item["written"], fontsize=7)
+        ax.set_xlabel("source")
+    axes[0][0].set_ylabel("translation")
+    return save(fig, path)

@@ -144,6 +144,42 @@ def generate(
         print(text if samples == 1 else f"--- sample {i + 1}\n{text}")
 
 
+@app.command()
+def translate(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    inputs: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[INPUT]", help="A CSV / TSV / JSONL, or a .txt: a sentence a line."
+        ),
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="One text to translate.")] = None,
+    beam: Annotated[int | None, typer.Option(help="Beam size; 1: greedy. Default 5.")] = None,
+    length_penalty: Annotated[
+        float | None, typer.Option("--length-penalty", help="GNMT's α; default 0.6.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="CSV of input and translation.")
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+) -> None:
+    """Translate a text (--text) or a file with a translation run."""
+    from deepworks.core.errors import DataError
+
+    if (text is None) == (inputs is None):
+        raise DataError("give a text (--text) or an INPUT file, one of the two")
+    run = _load(run_id, runs_dir, threads)
+    if text is not None:
+        print(run.translate(text, beam, length_penalty))
+        return
+    frame = run.translate(inputs, beam, length_penalty)
+    if output is None:
+        print(frame.to_csv(index=False), end="")
+    else:
+        _write_csv(frame, output, f"{len(frame)} translations")
+
+
 def _generate_images(run, n, label, output, judge, seed, runs_dir) -> None:
     import torch
     from torchvision.utils import save_image

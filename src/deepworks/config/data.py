@@ -35,8 +35,10 @@ class SplitConfig(_Section):
 class TokenizerConfig(_Section):
     """The built-in vocabulary, fit on the training split only."""
 
-    level: Literal["word", "char", "pretrained"] = Field(
-        "word", description="word, char, or pretrained: a Hugging Face tokenizer"
+    level: Literal["word", "char", "bpe", "unigram", "pretrained"] = Field(
+        "word",
+        description="word, char, bpe / unigram (subwords learned from the training split with "
+        "Hugging Face tokenizers, `max_vocab` of them), or pretrained: a Hugging Face tokenizer",
     )
     pretrained: str | None = Field(
         None, description="pretrained: a tokenizer.json, a folder holding one, or a hub name."
@@ -45,6 +47,9 @@ class TokenizerConfig(_Section):
     max_vocab: int = Field(20000, gt=2, description="The most frequent tokens kept.")
     min_freq: int = Field(1, gt=0, description="Rarer tokens become <unk>.")
     lowercase: bool = True
+    shared: bool = Field(
+        False, description="Translation: one vocabulary for the source and target texts."
+    )
 
 
 class SeriesConfig(_Section):
@@ -138,6 +143,16 @@ class DataConfig(_Section):
         "rarer ones share one slot (no thousands of columns from a high-cardinality column).",
     )
     text: str | None = Field(None, description="Text column: makes a CSV / JSONL text data.")
+    source: str | None = Field(
+        None,
+        description="Translation: the source-text column of a CSV / TSV / JSONL table; "
+        "`data.target` is the translation's column.",
+    )
+    target_path: Path | None = Field(
+        None,
+        description="Translation from two aligned text files: `data.path` holds the source "
+        "sentences, this file their translations, one a line.",
+    )
     audio: str | None = Field(
         None, description="Column of WAV file paths: makes a CSV / JSONL audio data."
     )

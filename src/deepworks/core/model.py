@@ -45,6 +45,12 @@ class Model(nn.Module):
         the boxes and their NMS stay in Python, as a task's code does."""
         return self
 
+    def export_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """What the exported part is traced and checked on, made from the data's inputs: the
+        inputs themselves by default; a translation model stacks each source with the prefix
+        it writes."""
+        return x
+
     def around_exported(self, runtime: nn.Module) -> nn.Module:
         """This model with its exported part run by ``runtime`` (an ONNX session behind the
         nn.Module interface): the runtime itself by default."""

@@ -36,6 +36,8 @@ TAGS = {
     "cross-validates": "k-fold cross-validation re-trains it on train + valid",
     "embeds": "its `codes` give each input a learned code (deepworks embed)",
     "recommends": "ranks items for a user (deepworks recommend)",
+    "translates": "writes each text's translation (deepworks translate)",
+    "attends": "explained by its own attention maps (explain_to), not by attributions",
     "calibrated": "predicted probabilities are temperature-scaled; unsure rows are referred",
 }
 
@@ -204,6 +206,13 @@ class Task:
         outputs by default; a detector's strongest evidence for each class anywhere, a
         segmenter's class scores over the pixels it gives each class."""
         return model(x)
+
+    def explain_to(
+        self, model: nn.Module, inputs: Any, folder: Path, limit: int | None = None
+    ) -> list[Path]:
+        """Explanations a task draws itself into ``folder`` (tasks tagged ``attends``: a
+        translation's attention of each written token over the source); the files written."""
+        raise NotImplementedError(f"task `{self.name}` explains by attributions")
 
     def codes(self, model: nn.Module, x: Any) -> torch.Tensor:
         """The learned code of each input (tasks tagged ``embeds``)."""

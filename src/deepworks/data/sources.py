@@ -98,8 +98,9 @@ def table_file(cfg: DataConfig) -> Source:
 
 
 for _name, _help in [
-    ("csv", "your CSV file: data.path, data.target [, data.text]"),
+    ("csv", "your CSV file: data.path, data.target [, data.text or data.source]"),
+    ("tsv", "your tab-separated file: data.path, data.target [, data.text or data.source]"),
     ("parquet", "your Parquet file: data.path, data.target"),
-    ("jsonl", "your JSON-lines file: data.path, data.target [, data.text]"),
+    ("jsonl", "your JSON-lines file: data.path, data.target [, data.text or data.source]"),
 ]:
     register_dataset(_name, None, "table/text", _help, builtin=False)(table_file)

@@ -18,7 +18,7 @@ from deepworks.core.errors import DataError, did_you_mean, require
 _NUMERIC_SHARE = 0.8
 
 
-TABLE_SUFFIXES = {".csv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson"}
+TABLE_SUFFIXES = {".csv", ".tsv", ".txt", ".parquet", ".pq", ".jsonl", ".ndjson"}
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -43,7 +43,8 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_json(path, lines=True)
         else:
             _refuse_duplicate_header(path)
-            frame = pd.read_csv(path)
+            tabs = suffix == ".tsv"  # tab-separated: quotes are text (csv.QUOTE_NONE)
+            frame = pd.read_csv(path, sep="\t" if tabs else ",", quoting=3 if tabs else 0)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} has no columns; expected a table with a header row") from None
     except pd.errors.ParserError as exc:
@@ -63,7 +64,8 @@ def _refuse_duplicate_header(path: Path) -> None:
 
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), [])
+            tabs = path.suffix.lower() == ".tsv"
+            header = next(csv.reader(f, delimiter="\t" if tabs else ","), [])
     except (UnicodeDecodeError, csv.Error):
         return  # read_csv says what is wrong with it
     seen: set[str] = set()

@@ -77,6 +77,7 @@ def _build_card(
     for fmt in formats:  # an unknown name fails first, with suggestions
         FORMATS.get(fmt)
     refuse(run.task, run.folder.id)
+    run.model.exported_part()  # a network that cannot be exported says so before any work
     cfg = load_config(run.folder.config)
     limits = cfg.deploy
     test = load_data(cfg.data, cfg.task, cfg.seed).test
@@ -96,9 +97,10 @@ def _build_card(
     baseline = eager_scores[metric]
 
     def row(form: str, module: nn.Module, size: int, parity: float | None, **extra) -> dict:
+        predict = lambda batch: task.predict(module, batch)  # noqa: E731  (what a request costs)
         with torch.inference_mode():
-            p50, p99 = latency_ms(module, x[:1])
-            rows_per_s = throughput(module, _batch(x, BATCH))
+            p50, p99 = latency_ms(predict, x[:1])
+            rows_per_s = throughput(predict, _batch(x, BATCH))
         graph_only = missing and not form.startswith("pytorch")  # an exported graph: no scoring
         value = baseline if module is model else None if graph_only else score(module)[metric]
         change = None if value is None else value - baseline

@@ -129,7 +129,7 @@ def needs_beyond_forward(task: Any, model: nn.Module, x: torch.Tensor) -> str | 
     """The model method a task needs besides ``forward`` (a SOM's distances, a VAE's ELBO
     terms), found by running the task's evaluation and prediction on ``forward`` alone; None
     when the exported graph serves the task whole."""
-    probe = ForwardOnly(model).eval()
+    probe = model.around_exported(ForwardOnly(model.exported_part())).eval()
     y = torch.zeros(len(x), dtype=torch.long)
     try:
         with torch.no_grad():
@@ -147,7 +147,7 @@ def export_example(x: torch.Tensor) -> torch.Tensor:
     """The tracing input: real rows, with the first made full-width for token ids, so
     padding trimmed by a model is traced as no trimming (right for every later input)."""
     example = x[: min(len(x), 8)].clone()
-    if example.dtype == torch.long and example.dim() == 2:
+    if example.dtype == torch.long and example.dim() >= 2:
         example[0] = torch.where(example[0] == 0, torch.ones_like(example[0]), example[0])
     return example
 
@@ -166,7 +166,8 @@ def export_network(
     """Export ``model`` and check it against eager PyTorch on ``x`` (real inputs, two batch
     sizes); returns the file, its size and the largest absolute difference."""
     entry = FORMATS.get(fmt)
-    model = model.eval().exported_part()  # all of it, or a detector's dense part
+    x = model.eval().export_inputs(x)
+    model = model.exported_part().eval()  # all of it, or a detector's dense part
     example = export_example(x)
     # whole or not at all: a kill mid-export leaves the previous file, which still serves
     atomic_write(path, lambda part: entry.export(model, example, part))

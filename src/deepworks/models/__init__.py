@@ -12,9 +12,11 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     mlp,
     recommender,
     recurrent,
+    rnn_seq2seq,
     segmenter,
     som,
     transformer,
+    transformer_seq2seq,
     vision,
 )
 from deepworks.models.registry import MODELS, build_model, register_model

@@ -48,6 +48,10 @@ class Explaining:
         feature bars) and explanations.csv into ``folder``; returns the files written."""
         from deepworks.explain import WRITERS
 
+        if "attends" in self.task.tags:  # its own attention maps say what it looked at
+            folder = Path(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            return self.task.explain_to(self.model, inputs, folder, limit)
         writer = WRITERS.get(inputs_of(self.schema.encoder))(Path(folder), self.schema)
         for part in self._explanations(inputs, methods, target, batch_size, limit):
             writer.add(part)

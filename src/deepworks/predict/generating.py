@@ -3,6 +3,8 @@ user's top items from a recommender."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -75,6 +77,32 @@ class Generating:
         images, labels = self.task.sample(self.model, n, index, generator)
         names = [classes[i] for i in labels.tolist()] if self.task.conditional else [""] * n
         return images.numpy(), names
+
+    def translate(
+        self, texts: Any, beam: int | None = None, length_penalty: float | None = None
+    ) -> Any:
+        """The translation of a text (a string), of a list of texts (a list), or of a file or
+        DataFrame — a CSV / TSV / JSONL with the source column, or a .txt with a sentence a
+        line — (a DataFrame of input and translation). ``beam`` 1 decodes greedily; by default
+        the task's beam search (beam 5, length penalty 0.6).
+
+        >>> run = deepworks.load("runs/numbers-fr")  # doctest: +SKIP
+        >>> run.translate("three hundred and twelve")  # doctest: +SKIP
+        'trois cent douze'
+        """
+        if "translates" not in self.task.tags:
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only translation runs "
+                "translate"
+            )
+        if (beam is not None and beam < 1) or (length_penalty is not None and length_penalty < 0):
+            raise DataError("translate needs a beam of at least 1 and a length penalty ≥ 0")
+        sources = self.encoder.texts_in([texts] if isinstance(texts, str) else texts)
+        x = self.encoder.encode_sources(sources)
+        out = self.task.translations(self.model, x, beam=beam, alpha=length_penalty)
+        if isinstance(texts, str | list | tuple):
+            return out[0] if isinstance(texts, str) else out
+        return pd.DataFrame({"input": sources, "translation": out})
 
     def recommend(self, user: str | int, k: int = 10) -> pd.DataFrame:
         """The ``k`` items a recommendation run ranks highest for ``user``, leaving out what the

@@ -52,6 +52,7 @@ def context(folder: RunFolder, status: str | None = None) -> dict[str, Any]:
         "config": folder.config.read_text(encoding="utf-8") if folder.config.is_file() else "",
         "audit": _json(path / "audit.json"),
         "metrics": {split: scalars(values) for split, values in metrics.items()},
+        "examples": metrics.get("test", {}).get("examples"),  # a translation's test sentences
         "leaderboard": _json(path / "leaderboard.json"),
         "cv": _json(path / "cv.json"),
         "slices": _json(path / "slices.json"),

@@ -12,6 +12,7 @@ from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     segmentation,
     som,
     supervised,
+    translation,
 )
 from deepworks.tasks.data import load_data
 

@@ -337,9 +337,12 @@ class Trainer:
 
     def _checkpoint_due(self) -> bool:
         """At an epoch's end: the first and last epochs', and any other once the last
-        checkpoint is old enough that writing keeps within `train.checkpoint_budget`."""
+        checkpoint is old enough that writing keeps within `train.checkpoint_budget` (1: every
+        epoch's, however long the writing takes)."""
         state, cfg = self.state, self.cfg
         if self._checkpoint_cost is None or state.epoch >= cfg.epochs or state.stopped_early:
+            return True
+        if cfg.checkpoint_budget >= 1:
             return True
         age = time.perf_counter() - self._last_checkpoint
         return age * cfg.checkpoint_budget >= self._checkpoint_cost

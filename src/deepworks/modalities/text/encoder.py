@@ -67,6 +67,13 @@ class TextEncoder(Encoder):
         if cfg.level == "pretrained":
             enc._adopt(load_hf_tokenizer(cfg.pretrained), specials)
             return enc
+        if cfg.level in ("bpe", "unigram"):
+            from deepworks.modalities.text.subwords import train_subwords
+
+            lowered = (t.lower() if enc.lowercase else t for t in texts)
+            reserved = [PAD, UNK, *specials]
+            enc._adopt(train_subwords(lowered, cfg.level, cfg.max_vocab, cfg.min_freq, reserved))
+            return enc
         counts = Counter(tok for t in texts for tok in enc.tokenize(t))
         reserved = [PAD, UNK, *specials]
         common = [
@@ -75,7 +82,7 @@ class TextEncoder(Encoder):
         enc.vocab = [*reserved, *common]
         return enc
 
-    def _adopt(self, tokenizer: Any, specials: tuple[str, ...]) -> None:
+    def _adopt(self, tokenizer: Any, specials: tuple[str, ...] = ()) -> None:
         vocab = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
         pad = next((vocab.index(t) for t in ("[PAD]", "<pad>") if t in vocab), None)
         if pad is None:
