@@ -2,8 +2,8 @@
 
 Each example in `examples/` is trained as `deepworks run` trains it (2 threads) and scored on
 the test scenes, whose handwriting training never saw; beside it, the traditional pipeline the
-task scores on the same test scenes. Writes the table into docs/benchmarks.md and a picture of
-the detections into docs/images/.
+task scores on the same test scenes. Writes the table into docs/benchmarks.md and pictures of
+the detections and the class masks into docs/images/.
 
     python benchmarks/scenes.py --threads 2
 """
@@ -32,8 +32,10 @@ def measure(example: str, threads: int, runs: Path) -> list[str]:
     run = deepworks.run(f"examples/{example}.yaml", runs_dir=runs, threads=threads)
     test = run.metrics["test"]
     seconds = sum(r["seconds"] for r in run.history())
-    if example == "digit-scenes-detection":
-        shutil.copy(run.path / "detections.png", "docs/images/digit-scenes-detections.png")
+    pictures = {"digit-scenes-detection": "detections", "digit-scenes-segmentation": "masks"}
+    if example in pictures:  # the README shows them
+        name = pictures[example]
+        shutil.copy(run.path / f"{name}.png", f"docs/images/digit-scenes-{name}.png")
     ours = ", ".join(f"{n} {test[n]:.3f}" for n in names)
     theirs = ", ".join(
         f"{n} {test[f'{baseline}_{n}']:.3f}" for n in names if f"{baseline}_{n}" in test

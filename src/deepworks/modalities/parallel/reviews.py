@@ -13,6 +13,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 
@@ -63,6 +64,12 @@ def _translated(sentences: list[str]) -> list[str]:
     cached = data_home() / "reviews-es" / f"{key}.txt"
     if cached.is_file():
         return cached.read_text(encoding="utf-8").split("\n")
+    print(  # about half a minute, once: say what is happening
+        f"translating {len(sentences):,} review sentences with Apertium (once; kept in "
+        f"{cached.parent})",
+        file=sys.stderr,
+        flush=True,
+    )
     done = subprocess.run(  # -u: unknown words as they are, not marked with "*"
         ["apertium", "-u", "eng-spa"],
         input="\n".join(sentences), capture_output=True, text=True, check=False,
