@@ -6,6 +6,7 @@ each row ending at its <eos> and padded with 0."""
 from __future__ import annotations
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from deepworks.models.seq2seq import Memory, Seq2Seq, greedy
 
@@ -81,15 +82,8 @@ def beam_search(
             open_best = int(scores[row].argmax())
             finished[row] = [(0.0, prefix[row * beam + open_best, 1:].tolist())]
         best.append(finished[row][0][1])
-    return _pad(best, device)
+    return pad_sequence([torch.as_tensor(r, device=device) for r in best], batch_first=True)
 
 
 def _repeat(memory: Memory, times: int) -> Memory:
     return {k: v.repeat_interleave(times, dim=0) for k, v in memory.items()}
-
-
-def _pad(rows: list[list[int]], device: torch.device) -> torch.Tensor:
-    out = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long, device=device)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-    return out

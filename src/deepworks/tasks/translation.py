@@ -39,7 +39,6 @@ class Translation(Task):
         "dictionary_fit_seconds",
         "examples",
     )
-    lower_is_better = frozenset({"loss"})
     data_hint = (
         "translation learns from sentence pairs: set `data.source` and `data.target` to the "
         "two text columns of a CSV / TSV / JSONL, use `data.dataset: text-pairs` with "

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from deepworks.core.encoder import Encoder, RequestFormat
 from deepworks.core.errors import DataError, did_you_mean
@@ -94,10 +95,6 @@ class PairEncoder(Encoder):
                 kept.append(int(i))
         return self.tgt.detokenize(kept)
 
-    def reference(self, text: str) -> str:
-        """A reference as the model is asked to write it (lowercased if the vocabulary is)."""
-        return text.lower() if self.lowercase else text
-
     # -- new inputs --------------------------------------------------------------------
     def texts_in(self, inputs: Any) -> list[str]:
         """Texts from a list, a DataFrame or a table file with the source column, or a .txt
@@ -129,10 +126,9 @@ class PairEncoder(Encoder):
 
 
 def _padded(rows: list[list[int]]) -> torch.Tensor:
-    out = torch.zeros(len(rows), max((len(r) for r in rows), default=1) or 1, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-    return out
+    """Id rows right-padded with 0 to the longest (at least one column)."""
+    ids = pad_sequence([torch.as_tensor(r, dtype=torch.long) for r in rows], batch_first=True)
+    return ids if ids.shape[1] else torch.zeros(len(rows), 1, dtype=torch.long)
 
 
 def read_lines(path: Path) -> list[str]:
