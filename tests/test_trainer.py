@@ -246,6 +246,22 @@ def test_bucketed_batches_hold_every_text_once_with_less_padding_and_repeat_by_e
     assert all(torch.equal(a[1], b[1]) for a, b in zip(bucketed[5:], resumed, strict=True))
 
 
+def test_bucketed_sentence_pairs_are_cut_to_their_longer_side():
+    from deepworks.data.datasets import EpochSampler, TensorBatches, TensorData
+
+    g = torch.Generator().manual_seed(1)
+    sides = torch.randint(1, 40, (300, 2), generator=g)
+    x = torch.zeros(300, 2, 40, dtype=torch.long)
+    for i, (a, b) in enumerate(sides.tolist()):
+        x[i, 0, :a], x[i, 1, :b] = 5, 7
+    data, sampler = TensorData(x, torch.arange(300)), EpochSampler(300, seed=2)
+    batches = list(TensorBatches(data, sampler, 16, bucket=True))
+    assert sorted(torch.cat([y for _, y in batches]).tolist()) == list(range(300))
+    for bx, by in batches:  # neither side of any pair loses a token
+        assert bx.shape[2] == int(sides[by].max()) and torch.equal(bx, x[by, :, : bx.shape[2]])
+    assert sum(bx.numel() for bx, _ in batches) < 0.8 * x.numel()
+
+
 def test_a_bucketed_text_run_resumes_exactly(tmp_path):
     raw = {
         "data": {"dataset": "fine-foods", "limit": 300, "batch_size": 16, "bucket": True,

@@ -209,10 +209,12 @@ class ExperimentConfig(_Section):
         if registries is None:
             return self
         tokenizer_of = registries("model").entry(self.model.name).meta.get("tokenizer")
-        if tokenizer_of and self.data.tokenizer.level != "pretrained":
-            self.data.tokenizer = self.data.tokenizer.model_copy(
-                update={"level": "pretrained", "pretrained": tokenizer_of(self.model.params)}
-            )
+        tokenizer = self.data.tokenizer
+        if tokenizer_of and tokenizer.level != "pretrained":
+            update = {"level": "pretrained", "pretrained": tokenizer_of(self.model.params)}
+            if "lowercase" not in tokenizer.model_fields_set:  # its own normalizer decides
+                update["lowercase"] = False
+            self.data.tokenizer = tokenizer.model_copy(update=update)
         return self
 
     def to_dict(self) -> dict[str, Any]:

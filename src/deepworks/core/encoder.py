@@ -15,6 +15,14 @@ from typing import Any, ClassVar
 
 from deepworks.core.errors import DataError
 
+# The tokens that end a text: deepworks' own, then those of pretrained tokenizers.
+END_TOKENS = ("<eos>", "[SEP]", "</s>", "<|endoftext|>")
+
+
+def end_token_id(vocab: list[str]) -> int | None:
+    """Where a vocabulary's end-of-text token is, if it has one."""
+    return next((vocab.index(t) for t in END_TOKENS if t in vocab), None)
+
 
 @dataclass(frozen=True)
 class RequestFormat:

@@ -93,7 +93,8 @@ class TensorBatches:
     batches are the DataLoader's own (the sampler's order and start, a lone last example
     joined to the batch before), so curves and resumes do not change.
 
-    With ``bucket`` (token ids, padding 0), each pool of ``POOL`` batches of the epoch's order
+    With ``bucket`` (token ids, padding 0: texts, or sentence pairs stacked as (n, 2, width)
+    and measured by their longer side), each pool of ``POOL`` batches of the epoch's order
     is sorted by length before it is cut, the batches are shuffled by (seed, epoch), and each
     is cut to its longest text: what a batch holds and in which order is still a function of
     the epoch, and a resumed epoch skips the batches it already trained."""
@@ -105,8 +106,9 @@ class TensorBatches:
     ) -> None:
         self.data, self.sampler, self.batch_size = data, sampler, batch_size
         self.generator = torch.Generator()  # as a DataLoader has; nothing here draws from it
-        tokens = bucket and data.x.dim() == 2 and not data.x.is_floating_point()
-        self.lengths = (data.x != 0).sum(1) if tokens else None
+        tokens = bucket and data.x.dim() in (2, 3) and not data.x.is_floating_point()
+        lengths = (data.x != 0).sum(-1) if tokens else None
+        self.lengths = lengths.amax(1) if lengths is not None and lengths.dim() == 2 else lengths
 
     def _batches(self) -> list[torch.Tensor]:
         if self.lengths is None:
@@ -127,7 +129,7 @@ class TensorBatches:
         for idx in self._batches():
             x = self.data.x[idx]
             if self.lengths is not None:
-                x = x[:, : max(int(self.lengths[idx].max()), 1)]
+                x = x[..., : max(int(self.lengths[idx].max()), 1)]
             yield x, self.data.y[idx]
 
     def __len__(self) -> int:

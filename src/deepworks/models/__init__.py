@@ -10,6 +10,7 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     gan,
     instance,
     mlp,
+    pretrained_seq2seq,
     recommender,
     recurrent,
     rnn_seq2seq,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepworks.core.encoder import end_token_id
 from deepworks.core.model import Model
 from deepworks.core.schema import Schema
 
@@ -28,7 +29,7 @@ class Seq2Seq(Model):
         super().__init__()
         if schema is not None:  # the target side's framing tokens
             vocab = (schema.encoder.get("target") or schema.encoder["source"])["vocab"]
-            self.bos, self.eos = vocab.index("<bos>"), vocab.index("<eos>")
+            self.bos, self.eos = vocab.index("<bos>"), end_token_id(vocab)
             # An exported graph's fixed width: the longest source, or target with its framing.
             self.export_width = schema.input_shape[0] + 2
 

@@ -45,7 +45,7 @@ class PairEncoder(Encoder):
     ) -> PairEncoder:
         """Vocabularies from the training pairs: one over both sides when ``cfg.shared``."""
         specials = (BOS, EOS)
-        if cfg.shared:
+        if cfg.shared or cfg.level == "pretrained":  # a pretrained model has one vocabulary
             both = TextEncoder.fit([*sources, *targets], cfg, source_column, specials, max_chars)
             return cls(both.to_dict(), None, target_column)
         src = TextEncoder.fit(sources, cfg, source_column, max_chars=max_chars)
@@ -70,7 +70,7 @@ class PairEncoder(Encoder):
 
     @property
     def eos(self) -> int:
-        return self.tgt.vocab.index(EOS)
+        return self.tgt.eos_id(self.tgt.vocab)  # <eos>, or a pretrained tokenizer's own
 
     @property
     def lowercase(self) -> bool:
@@ -83,7 +83,8 @@ class PairEncoder(Encoder):
     def encode_targets(self, texts: Sequence[str]) -> torch.Tensor:
         """(N, longest + 2) target ids framed as <bos> … <eos>, right-padded with 0."""
         cut = self.tgt.max_length
-        return _padded([[self.bos, *self.tgt.token_ids(t)[:cut], self.eos] for t in texts])
+        ids = (self.tgt.token_ids(t, specials=False)[:cut] for t in texts)
+        return _padded([[self.bos, *row, self.eos] for row in ids])
 
     def decode(self, ids: Sequence[int]) -> str:
         """Target ids → text, up to the first <eos> (padding and <bos> skipped)."""

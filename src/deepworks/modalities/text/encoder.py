@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from deepworks.core.encoder import Encoder, RequestFormat
+from deepworks.core.encoder import Encoder, RequestFormat, end_token_id
 from deepworks.core.errors import DataError, did_you_mean, require
 from deepworks.data.bundle import targets_for
 from deepworks.data.datasets import TensorData
@@ -89,16 +89,15 @@ class TextEncoder(Encoder):
             vocab.append(PAD)
             pad = len(vocab) - 1
         vocab[0], vocab[pad] = vocab[pad], vocab[0]
-        if EOS in specials and self.eos_id(vocab) is None:
-            vocab.append(EOS)
+        for special in specials:  # e.g. <bos> for translation; <eos> if it has no end token
+            if special not in vocab and (special != EOS or self.eos_id(vocab) is None):
+                vocab.append(special)
         self.vocab, self.pad_swap, self.hf_tokenizer = vocab, pad, tokenizer.to_str()
 
     @staticmethod
     def eos_id(vocab: list[str]) -> int | None:
         """The token that ends a text: <eos>, or a pretrained tokenizer's own."""
-        return next(
-            (vocab.index(t) for t in (EOS, "[SEP]", "</s>", "<|endoftext|>") if t in vocab), None
-        )
+        return end_token_id(vocab)
 
     @property
     def blocked_ids(self) -> list[int]:
@@ -115,10 +114,12 @@ class TextEncoder(Encoder):
             self._tokenizer = Tokenizer.from_str(self.hf_tokenizer)
         return self._tokenizer
 
-    def token_ids(self, text: str) -> list[int]:
-        """All of a text's ids, uncut and unpadded."""
+    def token_ids(self, text: str, specials: bool = True) -> list[int]:
+        """All of a text's ids, uncut and unpadded; ``specials``: with the marks a pretrained
+        tokenizer adds around a text (e.g. T5's closing </s>)."""
         if self.hf_tokenizer:
-            ids = self._hf().encode(text.lower() if self.lowercase else text).ids
+            text = text.lower() if self.lowercase else text
+            ids = self._hf().encode(text, add_special_tokens=specials).ids
             return [self._swap(i) for i in ids]
         index = self._index()
         return [index.get(t, 1) for t in self.tokenize(text)]
