@@ -10,18 +10,10 @@ import yaml
 import deepworks
 from deepworks.models import build_model
 from tests.conftest import assert_user_error
+from tests.test_translation import PAIRS
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
-
-PAIRS = [
-    ("the red cat", "le chat rouge"),
-    ("the black dog", "le chien noir"),
-    ("a red dog", "un chien rouge"),
-    ("a black cat", "un chat noir"),
-    ("the cat", "le chat"),
-    ("a dog", "un chien"),
-]
 
 
 def save_tiny_model(folder, family: str):

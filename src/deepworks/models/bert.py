@@ -10,7 +10,6 @@ learning rates and gradual unfreezing are those of ``transfer.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -20,7 +19,7 @@ from deepworks.core.errors import ModelError, require
 from deepworks.core.model import Model
 from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
-from deepworks.models.transfer import TransferMixin, TransferParams, loading_pretrained
+from deepworks.models.transfer import TransferMixin, TransferParams, hugging_face_model
 
 SHIPPED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -86,18 +85,10 @@ def build(schema: Schema, p: BertParams) -> nn.Module:
     if not p.pretrained:
         raise ModelError("model `bert` needs `pretrained:` (a Hugging Face name or a folder)")
     source = resolve(p.pretrained)
-    try:
-        if loading_pretrained():
-            encoder = transformers.AutoModel.from_pretrained(source, add_pooling_layer=False)
-        else:  # the architecture only: the run's own weights come next
-            config = transformers.AutoConfig.from_pretrained(source)
-            encoder = transformers.AutoModel.from_config(config, add_pooling_layer=False)
-    except (OSError, ValueError) as exc:
-        hint = "" if Path(source).exists() else " Offline? Use a local folder."
-        raise ModelError(
-            f"pretrained `{p.pretrained}` is not a Hugging Face encoder this machine can load "
-            f"({str(exc).splitlines()[0]}).{hint}"
-        ) from None
+    encoder = hugging_face_model(
+        transformers.AutoModel, source, p.pretrained, "a Hugging Face encoder",
+        add_pooling_layer=False,
+    )  # fmt: skip
     vocab = len(schema.encoder.get("vocab", []))
     if vocab > encoder.config.vocab_size:
         raise ModelError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,7 +22,7 @@ from deepworks.core.errors import ModelError, require
 from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
 from deepworks.models.seq2seq import Memory, Seq2Seq
-from deepworks.models.transfer import loading_pretrained
+from deepworks.models.transfer import hugging_face_model
 
 
 @dataclass
@@ -125,18 +124,8 @@ def build(schema: Schema, p: PretrainedSeq2SeqParams) -> nn.Module:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     source = tokenizer_source({"pretrained": p.pretrained})
-    try:
-        if loading_pretrained():
-            net = transformers.AutoModelForSeq2SeqLM.from_pretrained(source)
-        else:  # the architecture only: the run's own weights come next
-            config = transformers.AutoConfig.from_pretrained(source)
-            net = transformers.AutoModelForSeq2SeqLM.from_config(config)
-    except (OSError, ValueError) as exc:
-        hint = "" if Path(source).exists() else " Offline? Use a local folder."
-        raise ModelError(
-            f"pretrained `{p.pretrained}` is not a Hugging Face encoder–decoder this machine can "
-            f"load ({str(exc).splitlines()[0]}).{hint}"
-        ) from None
+    auto = transformers.AutoModelForSeq2SeqLM
+    net = hugging_face_model(auto, source, p.pretrained, "a Hugging Face encoder–decoder")
     if schema.encoder.get("target") is not None or schema.encoder["source"].get("level") != (
         "pretrained"
     ):

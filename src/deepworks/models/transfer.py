@@ -62,6 +62,24 @@ def loading_pretrained() -> bool:
     return _LOAD.get()
 
 
+def hugging_face_model(auto: Any, source: str, name: str, what: str, **kwargs: Any) -> Any:
+    """A Hugging Face model through an ``Auto*`` class: its pretrained weights when a run
+    starts, the architecture alone when a saved run is rebuilt (its own weights come next);
+    a name or folder it cannot load is one clear error."""
+    try:
+        if loading_pretrained():
+            return auto.from_pretrained(source, **kwargs)
+        from transformers import AutoConfig
+
+        return auto.from_config(AutoConfig.from_pretrained(source), **kwargs)
+    except (OSError, ValueError) as exc:
+        hint = "" if Path(source).exists() else " Offline? Use a local folder."
+        raise ModelError(
+            f"pretrained `{name}` is not {what} this machine can load "
+            f"({str(exc).splitlines()[0]}).{hint}"
+        ) from None
+
+
 class TransferMixin:
     """For a model whose body is pretrained and whose ``head`` is new: layer groups, the
     optimizer's per-group learning-rate scales, and which groups train in which epoch."""
