@@ -286,3 +286,15 @@ def test_a_bucketed_text_run_resumes_exactly(tmp_path):
         fit(trainer_killed_when(lambda s: s.global_step == 15), tmp_path / "k")
     resumed = fit(Trainer, tmp_path / "k", resume=True)
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+
+
+def test_an_epoch_sample_is_spread_over_the_split_and_the_same_each_time():
+    from deepworks.data.datasets import TensorData, spread_sample
+
+    data = TensorData(torch.arange(100)[:, None], torch.arange(100))
+    sample = spread_sample(data, 10)
+    assert len(sample) == 10 and sample.y[0] == 0 and sample.y[-1] == 99
+    assert torch.equal(sample.y, spread_sample(data, 10).y)
+    assert spread_sample(data, None) is data and spread_sample(data, 500) is data
+    other = spread_sample(torch.utils.data.TensorDataset(torch.arange(100)), 4)
+    assert [int(other[i][0]) for i in range(4)] == [0, 33, 66, 99]

@@ -11,6 +11,7 @@ import torch
 import deepworks
 from deepworks.models import build_model
 from deepworks.tasks.decoding import beam_search, greedy
+from tests.conftest import assert_user_error
 
 PAIRS = [
     ("the red cat", "le chat rouge"),
@@ -281,3 +282,34 @@ def test_an_exported_transformer_translates_as_eager_does(tmp_path):
     card = build_card(run, ["onnx"], int8=False, prune=None, threads=1)
     onnx_row = next(r for r in card["rows"] if r["format"] == "onnx")
     assert onnx_row["parity"] < 1e-4 and onnx_row["metric"] == card["rows"][0]["metric"]
+
+
+def test_a_hugging_face_dataset_of_pairs_trains_with_its_own_test_split(tmp_path, cli, monkeypatch):
+    """An OPUS-style dataset (a `translation` column of {language: sentence}) saved with
+    save_to_disk stands in for a hub name; its test split stays the test split."""
+    datasets = pytest.importorskip("datasets")
+    rows = lambda pairs: {"translation": [{"en": e, "fr": f} for e, f in pairs]}  # noqa: E731
+    folder = tmp_path / "opus"
+    datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict(rows(PAIRS * 10)),
+        "test": datasets.Dataset.from_dict(rows(PAIRS[:3])),
+    }).save_to_disk(str(folder))  # fmt: skip
+    raw = {
+        "task": "translation",
+        "data": {"dataset": "hf-pairs", "path": str(folder), "source": "en", "target": "fr"},
+        "model": {"name": "transformer-seq2seq", "d_model": 16, "heads": 2, "ff_dim": 32},
+        "train": {"epochs": 1},
+        "evaluate": {"explain": 0, "baselines": False},
+    }  # fmt: skip
+    run = deepworks.run(raw, runs_dir=tmp_path / "runs", threads=1, progress=False)
+    assert run.metrics["test"]["examples"][0]["reference"] == PAIRS[0][1]
+    assert len(run.metrics["test"]["examples"]) == 3  # the dataset's own test split
+    raw["data"]["target"] = "fe"
+    path = tmp_path / "typo.yaml"
+    path.write_text(json.dumps(raw))
+    assert_user_error(cli("run", path, "--runs-dir", tmp_path / "runs"), "`fe`", "fr")
+    raw["data"]["path"] = "no-such-user/no-such-dataset-here"
+    for module in (datasets.config, pytest.importorskip("huggingface_hub.constants")):
+        monkeypatch.setattr(module, "HF_HUB_OFFLINE", True)  # no retries against the network
+    path.write_text(json.dumps(raw))
+    assert_user_error(cli("run", path, "--runs-dir", tmp_path / "runs"), "no-such-dataset")

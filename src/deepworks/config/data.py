@@ -153,6 +153,11 @@ class DataConfig(_Section):
         description="Translation from two aligned text files: `data.path` holds the source "
         "sentences, this file their translations, one a line.",
     )
+    subset: str | None = Field(
+        None,
+        description="A Hugging Face dataset's configuration (`load_dataset(path, subset)`), "
+        "e.g. en-fr for Helsinki-NLP/opus_books.",
+    )
     audio: str | None = Field(
         None, description="Column of WAV file paths: makes a CSV / JSONL audio data."
     )

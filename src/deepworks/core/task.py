@@ -58,6 +58,10 @@ class Task:
     tags: ClassVar[frozenset[str]] = frozenset()
     # Tracked every epoch; the rest (curves, matrices) only in the final evaluation.
     epoch_metrics: ClassVar[frozenset[str]] = frozenset()
+    # Validate each epoch on this many validation examples, spread evenly and the same every
+    # epoch (None: all); the final evaluation reads the whole split. For tasks whose metric
+    # costs more than an epoch's training would justify (translation decodes every sentence).
+    epoch_sample: ClassVar[int | None] = None
     # Shown per group by `evaluate.slices`, beside the main metric.
     slice_metrics: ClassVar[tuple[str, ...]] = ()
     # The data is built as for this other task ("auto": the dataset's natural one), then

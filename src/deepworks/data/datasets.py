@@ -43,6 +43,16 @@ class TensorData(Data):
         return self.x[idx], self.y[idx]
 
 
+def spread_sample(data: Dataset, size: int | None) -> Dataset:
+    """``size`` examples spread evenly over the dataset (all of it when smaller or None)."""
+    if size is None or len(data) <= size:  # type: ignore[arg-type]
+        return data
+    idx = torch.linspace(0, len(data) - 1, size).long()  # type: ignore[arg-type]
+    if isinstance(data, TensorData):
+        return TensorData(data.x[idx], data.y[idx])
+    return torch.utils.data.Subset(data, idx.tolist())
+
+
 def first_rows(data: Dataset, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``limit`` (default: all) examples of a dataset as two tensors."""
     n = len(data) if limit is None else min(len(data), limit)

@@ -1,10 +1,11 @@
 """Translation: an encoder–decoder learns to write a text's translation from sentence pairs.
 
-Training is teacher-forced cross-entropy with label smoothing; every epoch the validation
-sentences are translated greedily and scored (BLEU), so early stopping and the best checkpoint
-follow the real goal. The test split is translated with beam search and scored with sacrebleu
-against the references as written, beside greedy decoding and two baselines on the same
-sentences: the source copied, and a word-by-word dictionary learned from the training pairs.
+Training is teacher-forced cross-entropy with label smoothing; every epoch a fixed sample of
+the validation sentences (``epoch_sample``, spread over the split) is translated greedily and
+scored (BLEU), so early stopping and the best checkpoint follow the real goal. The test split
+is translated with beam search and scored with sacrebleu against the references as written,
+beside greedy decoding and two baselines on the same sentences: the source copied, and a
+word-by-word dictionary learned from the training pairs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Translation(Task):
     own_baselines = ("copy", "dictionary")
     tags = frozenset({"supervised", "translates", "attends"})
     epoch_metrics = frozenset({"bleu", "accuracy"})
+    epoch_sample = 1000  # sentences decoded each epoch: BLEU to steer by, not an epoch's cost
     final_metric_names = (
         *SCORES,
         *(f"{d}_{s}" for d in ("greedy", "copy", "dictionary") for s in SCORES),

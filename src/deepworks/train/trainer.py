@@ -23,7 +23,7 @@ from deepworks.config import TrainConfig
 from deepworks.core.batch import Batch
 from deepworks.core.errors import ConfigError, RunError, TrainingError, did_you_mean
 from deepworks.core.task import Task
-from deepworks.data.datasets import EpochSampler
+from deepworks.data.datasets import EpochSampler, spread_sample
 from deepworks.metrics.evaluator import Evaluator, scalars
 from deepworks.train import distributed
 from deepworks.train.checkpoint import CheckpointWriter, load_checkpoint, write_json
@@ -136,9 +136,10 @@ class Trainer:
         main = shard[0] == 0
         sampler = EpochSampler(len(train), self.seed, shuffle=True)
         loader = make_loader(train, self.batch_size, self.num_workers, sampler, shard, self.bucket)
+        epoch_valid = spread_sample(valid, task.epoch_sample) if valid else None
         valid_loader = (
-            make_loader(valid, self.eval_batch_size, self.num_workers, None, shard)
-            if valid
+            make_loader(epoch_valid, self.eval_batch_size, self.num_workers, None, shard)
+            if epoch_valid
             else None
         )
         steps_per_epoch = math.ceil(len(train) / self.batch_size)

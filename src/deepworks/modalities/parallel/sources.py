@@ -17,6 +17,7 @@ from deepworks.data.sources import Source, reads_tables, register_dataset
 from deepworks.data.splits import split_indices, split_keeping_test
 from deepworks.data.tables import need_column, need_path, need_target
 from deepworks.modalities.parallel.encoder import PairEncoder, read_lines
+from deepworks.modalities.parallel.hub import load_hub_dataset, pick_splits
 from deepworks.modalities.parallel.numbers import LANGUAGES, number_pairs
 from deepworks.modalities.parallel.reviews import review_pairs
 from deepworks.modalities.text.encoder import check_texts
@@ -66,6 +67,20 @@ def text_pairs(cfg: DataConfig) -> PairSource:
     frame = pd.DataFrame({"source": sources, "target": targets})
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="line")
     return PairSource(frame, "source", "target", f"{path} + {cfg.target_path}")
+
+
+@register_dataset(
+    "hf-pairs",
+    "translation",
+    "parallel",
+    "a Hugging Face dataset: data.path (hub name or save_to_disk folder), data.subset, "
+    "data.source and data.target (columns, or languages of a `translation` column)",
+    builtin=False,
+)
+def hub_pairs(cfg: DataConfig) -> PairSource:
+    origin = f"{cfg.path}" + (f" ({cfg.subset})" if cfg.subset else "")
+    frame, test = pick_splits(load_hub_dataset(cfg), cfg, origin)
+    return PairSource(frame, str(cfg.source), str(cfg.target), origin, test_frame=test)
 
 
 def _numbers(lang: str):
