@@ -22,6 +22,7 @@ import deepworks
 # example → (the test metrics shown, the baseline's prefix)
 CASES = {
     "digit-scenes-detection": (("map_50", "map"), "components"),
+    "digit-scenes-faster-rcnn": (("map_50", "map"), "components"),
     "digit-scenes-instances": (("mask_map_50", "mask_map", "map_50"), "components"),
     "digit-scenes-segmentation": (("mean_iou", "dice", "pixel_accuracy"), "pixel_logistic"),
 }

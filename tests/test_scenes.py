@@ -303,10 +303,15 @@ def test_coco_outlines_train_a_mask_rcnn_whose_masks_are_scored_and_written(tmp_
     assert all("counts" in r["segmentation"] for r in results)
 
 
-@pytest.mark.parametrize("task", ["detection", "segmentation"])
-def test_grad_cam_shows_where_the_explained_class_is(task, tmp_path, cli):
-    model = {"name": "fcos", "width": 8, "features": 32} if task == "detection" else {
-        "name": "unet", "widths": [8, 16]}  # fmt: skip
+@pytest.mark.parametrize(
+    "task,model",
+    [
+        ("detection", {"name": "fcos", "width": 8, "features": 32}),
+        ("detection", {"name": "faster-rcnn", "width": 8, "features": 32}),
+        ("segmentation", {"name": "unet", "widths": [8, 16]}),
+    ],
+)
+def test_grad_cam_shows_where_the_explained_class_is(task, model, tmp_path, cli):
     raw = {
         "task": task,
         "data": {"dataset": "digit-scenes", "batch_size": 16, "limit": 120},

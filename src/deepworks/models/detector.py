@@ -111,6 +111,13 @@ class Detector(Model):
     def forward(self, images: torch.Tensor, targets: list[dict] | None = None) -> dict[str, Any]:
         return self.decode(images, self.exported_part()(images), targets)
 
+    def class_evidence(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, classes): each class's strongest logit anywhere in the image, what Grad-CAM
+        explains (the top detection's class, by what made its evidence strongest)."""
+        return self.exported_part()(images)[
+            ..., : self.fcos.head.classification_head.num_classes
+        ].amax(dim=1)
+
     def cam_layer(self) -> nn.Module:
         # the backbone's last convolution: the heads' last ones see no class gradient
         return [m for m in self.fcos.backbone.modules() if isinstance(m, nn.Conv2d)][-1]

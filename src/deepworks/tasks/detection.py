@@ -77,9 +77,9 @@ class Detection(Task):
         return out
 
     def explained_scores(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Each class's strongest logit anywhere in the image: the top detection's class
-        is explained by what made its evidence strongest."""
-        return model.exported_part()(x)[..., : len(self.schema.classes or [])].amax(dim=1)
+        """Each class's evidence in the image, as the detector measures it (``class_evidence``:
+        FCOS's strongest logit, an R-CNN's best detection score)."""
+        return model.class_evidence(x)
 
     def predict(self, model: nn.Module, x: Any) -> dict[str, Any]:
         return {"detections": model(x)["detections"]}
