@@ -202,7 +202,7 @@ def test_a_killed_translation_run_resumes_to_the_same_weights(tmp_path, monkeypa
     raw = {
         "task": "translation",
         "data": {"dataset": "csv", "path": str(path), "source": "en", "target": "fr",
-                 "batch_size": 8},
+                 "batch_size": 8, "bucket": True},  # batches of pairs of similar length
         "model": {"name": "transformer-seq2seq", "d_model": 16, "heads": 2, "ff_dim": 32},
         "train": {"epochs": 2, "checkpoint_every_steps": 2},
         "evaluate": {"explain": 0},
