@@ -162,6 +162,14 @@ def test_each_annotation_layout_trains_and_evaluates(dataset, tmp_path, cli):
     assert len(results) == len(frame) and {"image_id", "category_id", "bbox", "score"} <= set(
         results[0]
     )
+    wide = tmp_path / "wide.png"  # 64 × 48 pixels: boxes and masks come back in them
+    Image.new("RGB", (64, 48)).save(wide)
+    found = {"boxes": torch.tensor([[8.0, 8.0, 16.0, 16.0]]), "masks": torch.zeros(1, 32, 32)}
+    found["masks"][0, 8:16, 8:16] = 1
+    back = run.task.in_original_pixels(str(wide), found)
+    assert back["boxes"].tolist() == [[16.0, 12.0, 32.0, 24.0]]
+    assert back["masks"].shape == (1, 48, 64) and back["masks"][0, 12:24, 16:32].all()
+    assert back["masks"].sum() == 16 * 12
 
 
 def test_class_masks_train_a_unet_and_evaluate(tmp_path, cli):

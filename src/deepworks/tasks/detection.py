@@ -89,16 +89,35 @@ class Detection(Task):
 
         return {"test": components_scores(bundle, self.schema, seed, masks=self.masks)}
 
+    def in_original_pixels(self, name: Any, found: dict[str, torch.Tensor]) -> dict:
+        """A detection of an image file in that file's own pixels: boxes scaled back from
+        the model's size, masks resized (nearest). Arrays were given at the model's size."""
+        if not isinstance(name, str) or not Path(name).is_file():
+            return found
+        from PIL import Image
+
+        with Image.open(name) as img:  # the header alone
+            width, height = img.size
+        _, model_h, model_w = self.schema.input_shape
+        scale = torch.tensor([width / model_w, height / model_h] * 2)
+        scaled = {**found, "boxes": found["boxes"] * scale}
+        if "masks" in found and len(found["masks"]):
+            masks = found["masks"][:, None].float()
+            resized = nn.functional.interpolate(masks, size=(height, width), mode="nearest")
+            scaled["masks"] = resized[:, 0] > 0.5
+        return scaled
+
     def prediction_frame(self, ids: list[Any], out: dict[str, Any], metrics: dict):
         """One row per detected box: the input, the class, the score, x1, y1, x2, y2 in the
-        model's pixels."""
+        input file's pixels."""
         import pandas as pd
 
         classes = self.schema.classes or []
+        found = [self.in_original_pixels(n, d) for n, d in zip(ids, out["detections"], strict=True)]
         rows = [
             {"input": name, "label": classes[int(c)], "score": float(s),
              **dict(zip(("x1", "y1", "x2", "y2"), map(float, b), strict=True))}
-            for name, d in zip(ids, out["detections"], strict=True)
+            for name, d in zip(ids, found, strict=True)
             for b, s, c in zip(d["boxes"], d["scores"], d["labels"], strict=True)
         ]  # fmt: skip
         return pd.DataFrame(rows, columns=["input", "label", "score", "x1", "y1", "x2", "y2"])
@@ -109,7 +128,8 @@ class Detection(Task):
         import json
 
         results = []
-        for name, d in zip(ids, out["detections"], strict=True):
+        for name, found in zip(ids, out["detections"], strict=True):
+            d = self.in_original_pixels(name, found)  # COCO results are in the image's pixels
             for k, (b, s, c) in enumerate(zip(d["boxes"], d["scores"], d["labels"], strict=True)):
                 results.append({
                     "image_id": str(name), "category_id": int(c), "score": round(float(s), 5),
