@@ -162,6 +162,8 @@ def test_each_annotation_layout_trains_and_evaluates(dataset, tmp_path, cli):
     assert len(results) == len(frame) and {"image_id", "category_id", "bbox", "score"} <= set(
         results[0]
     )
+    overlays = sorted((tmp_path / "boxes" / "overlays").glob("*.png"))
+    assert len(overlays) == 6 and Image.open(overlays[0]).size == (32, 32)
     wide = tmp_path / "wide.png"  # 64 × 48 pixels: boxes and masks come back in them
     Image.new("RGB", (64, 48)).save(wide)
     found = {"boxes": torch.tensor([[8.0, 8.0, 16.0, 16.0]]), "masks": torch.zeros(1, 32, 32)}

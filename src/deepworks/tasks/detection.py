@@ -138,7 +138,35 @@ class Detection(Task):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "detections.json"
         path.write_text(json.dumps(results))
-        return [path]
+        return [path, *self._overlays(ids, out["detections"], folder / "overlays")]
+
+    def _overlays(self, ids: list[Any], found: list[dict], folder: Path) -> list[Path]:
+        """Each image file with its detections drawn (score ≥ 0.3): box, class, score, and
+        the mask tinted where there is one."""
+        import numpy as np
+        from PIL import Image, ImageDraw
+
+        classes, written = self.schema.classes or [], []
+        for name, detection in zip(ids, found, strict=True):
+            if not isinstance(name, str) or not Path(name).is_file():
+                continue
+            d = self.in_original_pixels(name, detection)
+            keep = d["scores"] >= 0.3
+            with Image.open(name) as img:
+                canvas = np.asarray(img.convert("RGB"), dtype=np.float32)
+            for mask in d["masks"][keep].numpy() if "masks" in d else []:
+                canvas[mask] = 0.5 * canvas[mask] + 0.5 * np.array([255, 60, 60])
+            picture = Image.fromarray(canvas.astype(np.uint8))
+            draw = ImageDraw.Draw(picture)
+            kept = zip(d["boxes"][keep], d["scores"][keep], d["labels"][keep], strict=True)
+            for box, score, label in kept:
+                draw.rectangle(box.tolist(), outline=(255, 40, 40))
+                text = f"{classes[int(label)]} {score:.2f}"
+                draw.text((float(box[0]), float(box[1]) - 10), text, fill=(255, 40, 40))
+            folder.mkdir(parents=True, exist_ok=True)
+            written.append(folder / f"{Path(name).stem}.png")
+            picture.save(written[-1])
+        return written
 
     def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
         """Overlays of detections on test scenes; the precision–recall curve per class that
