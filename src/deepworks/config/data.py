@@ -205,8 +205,8 @@ class DataConfig(_Section):
     num_workers: int = Field(0, ge=0)
     bucket: bool = Field(
         False,
-        description="Train on batches of texts of similar length (token-id inputs), each cut "
-        "to its longest text: less padding to compute. The order stays a function of (seed, "
+        description="Train on batches of texts (or sentence pairs) of similar length, each "
+        "cut to its longest: less padding to compute. The order stays a function of (seed, "
         "epoch), so resuming stays exact.",
     )
 
