@@ -112,7 +112,7 @@ def _cache(state: Memory) -> Any:
     from transformers import DynamicCache, EncoderDecoderCache
 
     def side(name: str) -> Any:
-        layers = len([k for k in state if k.startswith(f"{name}.") and k.endswith(".k")])
+        layers = sum(k.startswith(f"{name}.") for k in state) // 2  # a key and a value each
         pairs = [(state[f"{name}.{i}.k"], state[f"{name}.{i}.v"]) for i in range(layers)]
         return DynamicCache(pairs) if pairs else DynamicCache()
 
@@ -124,15 +124,14 @@ def build(schema: Schema, p: PretrainedSeq2SeqParams) -> nn.Module:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     source = tokenizer_source({"pretrained": p.pretrained})
-    auto = transformers.AutoModelForSeq2SeqLM
-    net = hugging_face_model(auto, source, p.pretrained, "a Hugging Face encoder–decoder")
-    if schema.encoder.get("target") is not None or schema.encoder["source"].get("level") != (
-        "pretrained"
-    ):
+    own_tokens = schema.encoder["source"].get("level") == "pretrained"
+    if schema.encoder.get("target") is not None or not own_tokens:  # before loading weights
         raise ModelError(
             "pretrained-seq2seq reads its own tokens: leave `data.tokenizer` unset (the "
             "model's tokenizer is used for both sides)"
         )
+    auto = transformers.AutoModelForSeq2SeqLM
+    net = hugging_face_model(auto, source, p.pretrained, "a Hugging Face encoder–decoder")
     return PretrainedSeq2Seq(schema, net)
 
 

@@ -78,7 +78,7 @@ class Detection(Task):
 
     def explained_scores(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Each class's evidence in the image, as the detector measures it (``class_evidence``:
-        FCOS's strongest logit, an R-CNN's best detection score)."""
+        FCOS's strongest logit, an R-CNN's best class probability over its proposals)."""
         return model.class_evidence(x)
 
     def predict(self, model: nn.Module, x: Any) -> dict[str, Any]:
@@ -107,13 +107,16 @@ class Detection(Task):
             scaled["masks"] = resized[:, 0] > 0.5
         return scaled
 
+    def _in_files_pixels(self, ids: list[Any], out: dict[str, Any]) -> list[dict]:
+        return [self.in_original_pixels(n, d) for n, d in zip(ids, out["detections"], strict=True)]
+
     def prediction_frame(self, ids: list[Any], out: dict[str, Any], metrics: dict):
         """One row per detected box: the input, the class, the score, x1, y1, x2, y2 in the
         input file's pixels."""
         import pandas as pd
 
         classes = self.schema.classes or []
-        found = [self.in_original_pixels(n, d) for n, d in zip(ids, out["detections"], strict=True)]
+        found = self._in_files_pixels(ids, out)
         rows = [
             {"input": name, "label": classes[int(c)], "score": float(s),
              **dict(zip(("x1", "y1", "x2", "y2"), map(float, b), strict=True))}
@@ -127,9 +130,12 @@ class Detection(Task):
         width, height, score), the format COCO's evaluation and its tools read."""
         import json
 
+        # COCO results are in the image's pixels; so are the overlays drawn from the same
+        scaled = [
+            self.in_original_pixels(n, d) for n, d in zip(ids, out["detections"], strict=True)
+        ]
         results = []
-        for name, found in zip(ids, out["detections"], strict=True):
-            d = self.in_original_pixels(name, found)  # COCO results are in the image's pixels
+        for name, d in zip(ids, scaled, strict=True):
             for k, (b, s, c) in enumerate(zip(d["boxes"], d["scores"], d["labels"], strict=True)):
                 results.append({
                     "image_id": str(name), "category_id": int(c), "score": round(float(s), 5),
@@ -138,19 +144,18 @@ class Detection(Task):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "detections.json"
         path.write_text(json.dumps(results))
-        return [path, *self._overlays(ids, out["detections"], folder / "overlays")]
+        return [path, *self._overlays(ids, scaled, folder / "overlays")]
 
     def _overlays(self, ids: list[Any], found: list[dict], folder: Path) -> list[Path]:
-        """Each image file with its detections drawn (score ≥ 0.3): box, class, score, and
-        the mask tinted where there is one."""
+        """Each image file with its detections (in its own pixels) drawn, those scoring at
+        least 0.3: box, class, score, and the mask tinted where there is one."""
         import numpy as np
         from PIL import Image, ImageDraw
 
         classes, written = self.schema.classes or [], []
-        for name, detection in zip(ids, found, strict=True):
+        for name, d in zip(ids, found, strict=True):
             if not isinstance(name, str) or not Path(name).is_file():
                 continue
-            d = self.in_original_pixels(name, detection)
             keep = d["scores"] >= 0.3
             with Image.open(name) as img:
                 canvas = np.asarray(img.convert("RGB"), dtype=np.float32)

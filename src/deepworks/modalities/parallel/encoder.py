@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,11 @@ class PairEncoder(Encoder):
             self._tgt = TextEncoder.from_dict(self.target) if self.target else self.src
         return self._tgt
 
-    @property
+    @cached_property  # looked up per token when decoding: a vocabulary scan only once
     def bos(self) -> int:
         return self.tgt.vocab.index(BOS)
 
-    @property
+    @cached_property
     def eos(self) -> int:
         return self.tgt.eos_id(self.tgt.vocab)  # <eos>, or a pretrained tokenizer's own
 
