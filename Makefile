@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
 		apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
 		sudo -n apt-get install -y -q espeak-ng flite >/dev/null 2>&1 || \
-		echo "note: could not install espeak-ng and flite (needed for spoken-digits)"
+		echo "note: could not install espeak-ng and flite (needed for spoken-digits and spoken-sentences)"
 	@# Apertium's English–Spanish pair translates the reviews-es corpus.
 	@command -v apertium >/dev/null || \
 		apt-get install -y -q apertium-eng-spa >/dev/null 2>&1 || \

@@ -151,7 +151,7 @@ def test_a_model_learns_number_words_beyond_the_ranges_it_saw(model, tmp_path):
     assert board["rows"][0]["model"].endswith("(deep)")
     assert [r["model"] for r in board["rows"][1:]] == ["dictionary", "copy"]
     assert (run.path / "attention.png").is_file()
-    assert "translation (beam search)" in (run.path / "report.html").read_text()
+    assert "<th>test translation</th>" in (run.path / "report.html").read_text()
     example = test["examples"][0]
     assert set(example) == {"source", "reference", "translation"}
 

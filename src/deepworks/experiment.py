@@ -215,6 +215,7 @@ def _train_and_evaluate(
     save_weights(folder.weights, model)
 
     task.target_precision = cfg.evaluate.target_precision
+    task.baselines = cfg.evaluate.baselines
     with phases("evaluation"):
         metrics = {
             split: evaluate(

@@ -314,3 +314,26 @@ def attention_maps(items: list[dict[str, Any]], path: Path) -> Path:
         ax.set_xlabel("source")
     axes[0][0].set_ylabel("translation")
     return save(fig, path)
+
+
+def word_saliency(items: list[dict[str, Any]], path: Path) -> Path:
+    """Per clip: its spectrogram, and under it how much each input frame drove each written
+    word (one row per word; each item: `spectrogram` (mels, T), `words`, `saliency` (words,
+    T), `seconds` per frame)."""
+    fig, axes = plt.subplots(
+        2 * len(items), 1, figsize=(9, 3.4 * len(items)), squeeze=False,
+        gridspec_kw={"height_ratios": [2, 1.4] * len(items)},
+    )  # fmt: skip
+    for i, item in enumerate(items):
+        spec, saliency = np.asarray(item["spectrogram"]), np.asarray(item["saliency"])
+        extent = (0, spec.shape[1] * item["seconds"], 0, spec.shape[0])
+        top, bottom = axes[2 * i][0], axes[2 * i + 1][0]
+        top.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=extent)
+        top.set_title(item["transcript"] or "(nothing written)", fontsize=9)
+        top.set_ylabel("mel band")
+        if len(saliency):
+            bottom.imshow(saliency, aspect="auto", cmap="Blues", interpolation="nearest",
+                          extent=(*extent[:2], len(saliency) - 0.5, -0.5))  # fmt: skip
+            bottom.set_yticks(range(len(item["words"])), item["words"], fontsize=7)
+        bottom.set_xlabel("seconds")
+    return save(fig, path)

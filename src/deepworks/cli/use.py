@@ -180,6 +180,32 @@ def translate(
         _write_csv(frame, output, f"{len(frame)} translations")
 
 
+@app.command()
+def transcribe(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run folder or id.")],
+    clips: Annotated[Path, typer.Argument(metavar="CLIPS", help="A WAV clip or a folder of them.")],
+    beam: Annotated[
+        int | None,
+        typer.Option(help="Beam width over the training words (default 16); 0: greedy."),
+    ] = None,
+    timestamps: Annotated[
+        bool, typer.Option(help="Each word's start and end, in seconds.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="CSV of path and transcript.")
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+) -> None:
+    """Write what is said in WAV clips with a speech-recognition run."""
+    run = _load(run_id, runs_dir, threads)
+    frame = run.transcribe([clips] if clips.is_file() else clips, beam, timestamps)
+    if output is None:
+        print(frame.to_csv(index=False), end="")
+    else:
+        _write_csv(frame, output, f"{len(frame)} transcripts")
+
+
 def _generate_images(run, n, label, output, judge, seed, runs_dir) -> None:
     import torch
     from torchvision.utils import save_image

@@ -161,6 +161,16 @@ class DataConfig(_Section):
     audio: str | None = Field(
         None, description="Column of WAV file paths: makes a CSV / JSONL audio data."
     )
+    audio_features: Literal["log-mel", "waveform"] = Field(
+        "log-mel",
+        description="Speech: what the model reads — log-mel spectrograms, or the waveform "
+        "itself (set by the models that need it, such as wav2vec2-ctc).",
+    )
+    transcript: str | None = Field(
+        None,
+        description="Speech recognition: the transcript column of a CSV / JSONL whose "
+        "`data.audio` column (default `path`) names the WAV clips.",
+    )
     anomalous: list[str] = Field(
         default_factory=list,
         description="task: anomaly — the classes that are anomalies; training sees none of them.",

@@ -203,12 +203,16 @@ class ExperimentConfig(_Section):
 
     @model_validator(mode="after")
     def _model_tokenizer(self, info: ValidationInfo) -> ExperimentConfig:
-        """A pretrained text encoder reads only its own tokens: tokenize the data with its
-        tokenizer unless the config names a pretrained tokenizer itself."""
+        """The data as the model needs it: its declared `data_needs`; and a pretrained text
+        encoder reads only its own tokens: tokenize the data with its tokenizer unless the
+        config names a pretrained tokenizer itself."""
         registries = _registries(info)
         if registries is None:
             return self
-        tokenizer_of = registries("model").entry(self.model.name).meta.get("tokenizer")
+        meta = registries("model").entry(self.model.name).meta
+        if meta.get("data_needs"):  # what the model cannot work without
+            self.data = self.data.model_copy(update=meta["data_needs"])
+        tokenizer_of = meta.get("tokenizer")
         tokenizer = self.data.tokenizer
         if tokenizer_of and tokenizer.level != "pretrained":
             update = {"level": "pretrained", "pretrained": tokenizer_of(self.model.params)}

@@ -23,6 +23,12 @@ class Model(nn.Module):
     """Base of every registered model."""
 
     tags: ClassVar[frozenset[str]] = frozenset()
+    # The exported graph's free axes (ONNX dynamic axes): the batch; an acoustic model's
+    # frames too, as clips have any length.
+    export_axes: ClassVar[dict[str, dict[int, str]]] = {
+        "input": {0: "batch"},
+        "output": {0: "batch"},
+    }
 
     def param_groups(self) -> Any:
         """What the optimizer trains: all parameters in one group; pretrained models give

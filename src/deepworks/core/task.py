@@ -37,7 +37,9 @@ TAGS = {
     "embeds": "its `codes` give each input a learned code (deepworks embed)",
     "recommends": "ranks items for a user (deepworks recommend)",
     "translates": "writes each text's translation (deepworks translate)",
-    "attends": "explained by its own attention maps (explain_to), not by attributions",
+    "transcribes": "writes what is said in each clip (deepworks transcribe)",
+    "draws-explanations": "draws its own explanations (explain_to: a translation's attention, "
+    "a transcript's saliency per word), not the generic attributions",
     "calibrated": "predicted probabilities are temperature-scaled; unsure rows are referred",
 }
 
@@ -90,6 +92,14 @@ class Task:
         self.optimizers: list[torch.optim.Optimizer] = []  # set by the Trainer
         # Selective prediction (classifiers): the precision the answered examples must reach.
         self.target_precision = 0.95
+        # `evaluate.baselines`: all, none, or these names (of ``own_baselines`` too).
+        self.baselines: bool | list[str] = True
+
+    def scores_baseline(self, name: str) -> bool:
+        """Whether ``final_metrics`` scores its own baseline ``name`` in this run."""
+        return self.baselines is True or (
+            isinstance(self.baselines, list) and name in self.baselines
+        )
 
     # -- training -----------------------------------------------------------------------
     def on_fit_start(self, model: nn.Module, total_steps: int, train: Any) -> None:
@@ -214,7 +224,7 @@ class Task:
     def explain_to(
         self, model: nn.Module, inputs: Any, folder: Path, limit: int | None = None
     ) -> list[Path]:
-        """Explanations a task draws itself into ``folder`` (tasks tagged ``attends``: a
+        """Explanations a task draws itself into ``folder`` (tasks tagged ``draws-explanations``: a
         translation's attention of each written token over the source); the files written."""
         raise NotImplementedError(f"task `{self.name}` explains by attributions")
 

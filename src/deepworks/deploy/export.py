@@ -28,7 +28,7 @@ PARITY_ROWS = 64
 
 @dataclass
 class Format:
-    export: Callable[[nn.Module, torch.Tensor, Path], None]
+    export: Callable[[nn.Module, torch.Tensor, Path, dict[str, dict[int, str]]], None]
     load: Callable[[Path, int], Callable[[np.ndarray], np.ndarray]]
     suffix: str
 
@@ -44,7 +44,9 @@ def _register(name: str, suffix: str, help: str):
     return decorator
 
 
-def _onnx_export(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+def _onnx_export(
+    model: nn.Module, example: torch.Tensor, path: Path, axes: dict[str, dict[int, str]]
+) -> None:
     # The TorchScript-based exporter: it handles packed sequences (our RNNs) and data-dependent
     # trimming that torch.export cannot trace; parity is checked right after either way.
     with warnings.catch_warnings():
@@ -56,7 +58,7 @@ def _onnx_export(model: nn.Module, example: torch.Tensor, path: Path) -> None:
             dynamo=False,
             input_names=["input"],
             output_names=["output"],
-            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+            dynamic_axes=axes,
             opset_version=17,
         )
 
@@ -78,7 +80,9 @@ def _onnx_load(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
 _register("onnx", ".onnx", "ONNX (opset 17), run by onnxruntime")((_onnx_export, _onnx_load))
 
 
-def _torchscript_export(model: nn.Module, example: torch.Tensor, path: Path) -> None:
+def _torchscript_export(
+    model: nn.Module, example: torch.Tensor, path: Path, axes: dict[str, dict[int, str]]
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(model, (example,), check_trace=False)
@@ -166,11 +170,11 @@ def export_network(
     """Export ``model`` and check it against eager PyTorch on ``x`` (real inputs, two batch
     sizes); returns the file, its size and the largest absolute difference."""
     entry = FORMATS.get(fmt)
-    x = model.eval().export_inputs(x)
+    x, axes = model.eval().export_inputs(x), model.export_axes
     model = model.exported_part().eval()  # all of it, or a detector's dense part
     example = export_example(x)
     # whole or not at all: a kill mid-export leaves the previous file, which still serves
-    atomic_write(path, lambda part: entry.export(model, example, part))
+    atomic_write(path, lambda part: entry.export(model, example, part, axes))
     exported = ExportedModel(path, fmt, threads)
     parity = 0.0
     for batch in (x, x[:1]):  # the batch dimension is free

@@ -8,6 +8,7 @@ from deepworks.modalities import (  # noqa: F401  (registers every kind of data)
     ratings,
     scenes,
     series,
+    speech,
     table,
     text,
 )

@@ -6,6 +6,7 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     cnn,
     conv1d,
     crnn,
+    crnn_ctc,
     detector,
     gan,
     mlp,
@@ -17,8 +18,10 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     segmenter,
     som,
     transformer,
+    transformer_ctc,
     transformer_seq2seq,
     vision,
+    wav2vec2_ctc,
 )
 from deepworks.models.registry import MODELS, build_model, register_model
 

@@ -29,13 +29,16 @@ def register_model(
     *,
     tasks: tuple[str, ...],
     tokenizer: Callable[[dict], str] | None = None,
+    data_needs: dict[str, Any] | None = None,
 ):
     """Register a model factory with its parameter dataclass, the kinds of data and the tasks
     it does; ``tokenizer(params)`` names the tokenizer a pretrained text model needs its data
-    in. The factory returns a :class:`deepworks.core.Model`."""
+    in; ``data_needs`` are `data.` settings the model cannot work without (a wav2vec2 reads
+    the waveform, not a spectrogram). The factory returns a :class:`deepworks.core.Model`."""
     return MODELS.register(
-        name, help=help, params=params, modalities=modalities, tasks=tasks, tokenizer=tokenizer
-    )
+        name, help=help, params=params, modalities=modalities, tasks=tasks, tokenizer=tokenizer,
+        data_needs=data_needs or {},
+    )  # fmt: skip
 
 
 def build_model(

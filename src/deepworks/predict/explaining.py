@@ -48,7 +48,7 @@ class Explaining:
         feature bars) and explanations.csv into ``folder``; returns the files written."""
         from deepworks.explain import WRITERS
 
-        if "attends" in self.task.tags:  # its own attention maps say what it looked at
+        if "draws-explanations" in self.task.tags:  # its own attention maps say what it looked at
             folder = Path(folder)
             folder.mkdir(parents=True, exist_ok=True)
             return self.task.explain_to(self.model, inputs, folder, limit)

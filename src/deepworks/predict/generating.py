@@ -3,6 +3,7 @@ user's top items from a recommender."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,36 @@ class Generating:
         if isinstance(texts, str | list | tuple):
             return out[0] if isinstance(texts, str) else out
         return pd.DataFrame({"input": sources, "translation": out})
+
+    def transcribe(self, clips: Any, beam: int | None = None, timestamps: bool = False) -> Any:
+        """What is said in a WAV clip (a path: its text) or in clips (a folder or a list of
+        paths: a DataFrame of input and transcript). By default a beam search of 16
+        hypotheses over the training transcripts' words; ``beam`` sets its width, 0 reads
+        greedily; ``timestamps`` adds each word's start and end in seconds.
+
+        >>> deepworks.load("runs/spoken-sentences").transcribe("clip.wav")  # doctest: +SKIP
+        'turn the kitchen lights off'
+        """
+        if "transcribes" not in self.task.tags:
+            raise RunError(
+                f"run {self.folder.id} is a {self.schema.task} model; only speech-recognition "
+                "runs transcribe"
+            )
+        if beam is not None and beam < 0:
+            raise DataError(f"beam {beam}; give 0 (greedy) or a width of at least 1")
+        ids, batches = self.encoder.batches(clips, 16, self.schema)
+        decoded = [d for x in batches for d in self.task.transcribe(self.model, x, beam)]
+        texts = [self.encoder.decode(d.ids) for d in decoded]
+        if isinstance(clips, str | Path) and Path(clips).is_file():
+            return texts[0]
+        frame = pd.DataFrame({"input": ids, "transcript": texts})
+        if timestamps:
+            step = self.encoder.frame_seconds
+            frame["words"] = [
+                " ".join(f"{w}@{a * step:.2f}-{(b + 1) * step:.2f}" for w, a, b in d.words)
+                for d in decoded
+            ]
+        return frame
 
     def recommend(self, user: str | int, k: int = 10) -> pd.DataFrame:
         """The ``k`` items a recommendation run ranks highest for ``user``, leaving out what the

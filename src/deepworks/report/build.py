@@ -52,7 +52,8 @@ def context(folder: RunFolder, status: str | None = None) -> dict[str, Any]:
         "config": folder.config.read_text(encoding="utf-8") if folder.config.is_file() else "",
         "audit": _json(path / "audit.json"),
         "metrics": {split: scalars(values) for split, values in metrics.items()},
-        "examples": metrics.get("test", {}).get("examples"),  # a translation's test sentences
+        # a task's test examples (a translation's sentences, a transcript's clips), as written
+        "examples": metrics.get("test", {}).get("examples"),
         "leaderboard": _json(path / "leaderboard.json"),
         "cv": _json(path / "cv.json"),
         "slices": _json(path / "slices.json"),

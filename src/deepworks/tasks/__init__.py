@@ -11,6 +11,7 @@ from deepworks.tasks import (  # noqa: F401  (registers the tasks)
     recommendation,
     segmentation,
     som,
+    speech,
     supervised,
     translation,
 )

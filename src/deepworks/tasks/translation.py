@@ -32,7 +32,7 @@ class Translation(Task):
 
     main_metric = "bleu"
     own_baselines = ("copy", "dictionary")
-    tags = frozenset({"supervised", "translates", "attends"})
+    tags = frozenset({"supervised", "translates", "draws-explanations"})
     epoch_metrics = frozenset({"bleu", "accuracy"})
     epoch_sample = 1000  # sentences decoded each epoch: BLEU to steer by, not an epoch's cost
     final_metric_names = (

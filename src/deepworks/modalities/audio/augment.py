@@ -25,20 +25,27 @@ def _audio(cfg: AugmentConfig) -> Callable[[Dataset, Sequence[int]], Batch]:
         encoder = data.encoder  # type: ignore[attr-defined]
         if cfg.shift:
             most = round(cfg.shift * encoder.sample_rate)
-            waves = torch.stack([_shift(w, int(torch.randint(-most, most + 1, ()))) for w in waves])
-        if cfg.noise is not None:  # each clip at a random SNR between `noise` and 40 dB
-            snr_db = cfg.noise + (40 - cfg.noise) * torch.rand(len(waves), 1)
-            power = waves.pow(2).mean(1, keepdim=True).clamp_min(1e-10)
-            waves = waves + torch.randn(waves.shape) * (power / 10 ** (snr_db / 10)).sqrt()
+            waves = torch.stack([shift(w, int(torch.randint(-most, most + 1, ()))) for w in waves])
+        waves = add_noise(waves, cfg.noise)
         x = encoder.features(waves)
         if cfg.specaugment:
-            x = _spec_augment(x)
+            x = spec_augment(x)
         return x, y
 
     return augment
 
 
-def _shift(wave: torch.Tensor, by: int) -> torch.Tensor:
+def add_noise(waves: torch.Tensor, snr: float | None) -> torch.Tensor:
+    """(N, samples) with background noise, each clip at a random SNR between ``snr`` and
+    40 dB; as they are when ``snr`` is None."""
+    if snr is None:
+        return waves
+    snr_db = snr + (40 - snr) * torch.rand(len(waves), 1)
+    power = waves.pow(2).mean(1, keepdim=True).clamp_min(1e-10)
+    return waves + torch.randn(waves.shape) * (power / 10 ** (snr_db / 10)).sqrt()
+
+
+def shift(wave: torch.Tensor, by: int) -> torch.Tensor:
     """Move the sound by ``by`` samples, filling with silence."""
     out = torch.zeros_like(wave)
     if by >= 0:
@@ -48,7 +55,7 @@ def _shift(wave: torch.Tensor, by: int) -> torch.Tensor:
     return out
 
 
-def _spec_augment(x: torch.Tensor, masks: int = 2, width_f: int = 6, width_t: int = 10):
+def spec_augment(x: torch.Tensor, masks: int = 2, width_f: int = 6, width_t: int = 10):
     """SpecAugment (Park et al. 2019): zero (= the mean, after normalization) random bands
     of mel channels and of frames in each example."""
     x = x.clone()

@@ -43,7 +43,7 @@ def audio_folder(cfg: Any) -> AudioSource:
     return AudioSource(paths, labels, classes, str(root))
 
 
-@reads_tables(lambda cfg: cfg.audio is not None)
+@reads_tables(lambda cfg: cfg.audio is not None and cfg.transcript is None)
 def audio_file_table(frame: pd.DataFrame, cfg: DataConfig, path: Path) -> AudioSource:
     need_column(frame, cfg.audio, str(path), "audio")
     return audio_table(frame, cfg.audio, need_target(cfg, frame, str(path)), path)

@@ -1,0 +1,3 @@
+"""Speech: clips with what is said in them (speech recognition)."""
+
+from deepworks.modalities.speech import augment, encoder, sources  # noqa: F401
