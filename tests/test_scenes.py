@@ -195,6 +195,32 @@ def test_class_masks_train_a_unet_and_evaluate(tmp_path, cli):
     assert np.asarray(Image.open(masks[0])).shape == (32, 32)
 
 
+@pytest.mark.parametrize(
+    "name,params",
+    [("deeplabv3", {}), ("deeplabv3", {"backbone": "resnet50"}), ("lraspp", {})],
+)
+def test_torchvision_segmenters_score_every_pixel_and_train(name, params):
+    from deepworks.core.errors import ModelError
+    from deepworks.core.schema import Schema
+    from deepworks.models import build_model
+
+    schema = Schema("scenes", "segmentation", (3, 48, 48), "mask", classes=["bg", *CLASSES])
+    torch.manual_seed(0)
+    model = build_model(name, params, schema)
+    x, y = torch.randn(2, 3, 48, 48), torch.randint(0, len(CLASSES) + 1, (2, 48, 48))
+    scores = model(x)
+    assert scores.shape == (2, len(CLASSES) + 1, 48, 48)
+    before = [p.detach().clone() for p in model.parameters()]
+    torch.nn.functional.cross_entropy(scores, y).backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    gray = Schema("scenes", "segmentation", (1, 48, 48), "mask", classes=["bg", *CLASSES])
+    with pytest.raises(ModelError, match="takes RGB images"):
+        build_model(name, params, gray)
+    with pytest.raises(ModelError, match="no weights `IMAGENET1K_V0`. Did you mean `IMAGENET1K_V"):
+        build_model(name, {**params, "weights_backbone": "IMAGENET1K_V0"}, schema)
+
+
 @pytest.mark.slow
 def test_a_detector_learns_digit_scenes_and_beats_the_traditional_pipeline(tmp_path):
     raw = {

@@ -1,13 +1,16 @@
 """Semantic segmentation: a U-Net (Ronneberger et al., 2015) sized by its widths, and
-torchvision's LR-ASPP on MobileNetV3-Large; both give class scores per pixel (N, C, H, W)."""
+torchvision's LR-ASPP (MobileNetV3-Large) and DeepLabV3 (MobileNetV3-Large or ResNet-50);
+each gives class scores per pixel (N, C, H, W)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
 
+from deepworks.core.errors import did_you_mean
 from deepworks.core.model import Model
 from deepworks.core.schema import Schema
 from deepworks.models.registry import register_model
@@ -74,17 +77,44 @@ class LRASPPParams:
     weights_backbone: str | None = None  # a torchvision weights name, e.g. IMAGENET1K_V1
 
 
-class LRASPP(Model):
-    def __init__(self, classes: int, p: LRASPPParams) -> None:
-        from torchvision.models import MobileNet_V3_Large_Weights
-        from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+@dataclass
+class DeepLabV3Params:
+    backbone: Literal["mobilenet_v3_large", "resnet50"] = "mobilenet_v3_large"
+    weights_backbone: str | None = None  # a torchvision weights name, e.g. IMAGENET1K_V1
 
+
+class TorchvisionSegmenter(Model):
+    """One of torchvision's segmentation networks; its class scores at the input's size."""
+
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
-        weights = MobileNet_V3_Large_Weights[p.weights_backbone] if p.weights_backbone else None
-        self.net = lraspp_mobilenet_v3_large(num_classes=classes, weights_backbone=weights)
+        self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)["out"]
+
+
+def _torchvision(builder: str, backbone: str, weights: str | None, classes: int) -> nn.Module:
+    """``torchvision.models.segmentation.<builder>_<backbone>`` with new class scores and,
+    by name, the backbone's pretrained weights."""
+    from torchvision.models import get_model_weights
+    from torchvision.models import segmentation as tv
+
+    known = get_model_weights(backbone)
+    if weights and weights not in known.__members__:
+        names = list(known.__members__)
+        raise ValueError(
+            f"{backbone} has no weights `{weights}`.{did_you_mean(weights, names)} "
+            f"Known: {', '.join(names)}"
+        )
+    backbone_weights = known[weights] if weights else None
+    make = getattr(tv, f"{builder}_{backbone}")
+    return TorchvisionSegmenter(make(num_classes=classes, weights_backbone=backbone_weights))
+
+
+def _rgb(name: str, schema: Schema) -> None:
+    if schema.input_shape[0] != 3:
+        raise ValueError(f"{name} takes RGB images (3 channels)")
 
 
 @register_model(
@@ -95,13 +125,20 @@ def unet(schema: Schema, p: UNetParams) -> nn.Module:
 
 
 @register_model(
-    "lraspp",
-    LRASPPParams,
-    ("scenes",),
-    "LR-ASPP on MobileNetV3-Large (torchvision), RGB",
+    "lraspp", LRASPPParams, ("scenes",), "LR-ASPP on MobileNetV3-Large (torchvision), RGB",
     tasks=("segmentation",),
-)
+)  # fmt: skip
 def lraspp(schema: Schema, p: LRASPPParams) -> nn.Module:
-    if schema.input_shape[0] != 3:
-        raise ValueError("lraspp takes RGB images (3 channels)")
-    return LRASPP(schema.n_outputs, p)
+    _rgb("lraspp", schema)
+    return _torchvision("lraspp", "mobilenet_v3_large", p.weights_backbone, schema.n_outputs)
+
+
+@register_model(
+    "deeplabv3", DeepLabV3Params, ("scenes",),
+    "DeepLabV3 (atrous spatial pyramid pooling) on MobileNetV3-Large or ResNet-50 "
+    "(torchvision), RGB",
+    tasks=("segmentation",),
+)  # fmt: skip
+def deeplabv3(schema: Schema, p: DeepLabV3Params) -> nn.Module:
+    _rgb("deeplabv3", schema)
+    return _torchvision("deeplabv3", p.backbone, p.weights_backbone, schema.n_outputs)
