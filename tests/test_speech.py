@@ -126,7 +126,8 @@ def test_a_speech_run_learns_transcribes_evaluates_and_exports(clips, tmp_path, 
     test = run.metrics["test"]
     assert test["cer"] < 0.5 and test["wer"] < 0.8  # writing nothing scores 1.0 on both
     assert test["wer"] <= test["greedy_wer"] + 1e-9  # the beam over known words can only help
-    assert "pocketsphinx_wer" in test or test["pocketsphinx_seconds"] >= 0
+    assert test["pocketsphinx_wer"] >= 0 and test["pocketsphinx_cer"] >= 0  # on the same clips
+    assert set(run.leaderboard["model"]) == {"crnn-ctc (deep)", "pocketsphinx"}
     assert set(test["groups"]["voice"]) <= {"en-us+m1", "en-us+f2", "en-gb+m3", "en+klatt",
                                             "en-us+m3", "en-gb+f1"}  # fmt: skip
     assert "<th>test beam</th>" in (run.path / "report.html").read_text()  # clips as written
@@ -179,6 +180,7 @@ def test_a_killed_speech_run_resumes_to_the_same_weights(clips, tmp_path, monkey
     raw["train"] |= {"epochs": 2, "checkpoint_every_steps": 2}
     raw["evaluate"] = {"baselines": False}
     whole = deepworks.run(raw, runs_dir=tmp_path / "whole", threads=1, progress=False)
+    assert "pocketsphinx_wer" not in whole.metrics["test"]  # evaluate.baselines: false
     monkeypatch.setattr(experiment, "Trainer", trainer_killed_when(lambda s: s.global_step == 4))
     with pytest.raises(Killed):
         deepworks.run(raw, runs_dir=tmp_path / "killed", threads=1, progress=False)

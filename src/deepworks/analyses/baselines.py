@@ -26,7 +26,7 @@ from sklearn.linear_model import RidgeClassifierCV
 
 from deepworks.core.errors import ConfigError
 from deepworks.core.registry import Registry
-from deepworks.core.task import Task, has_tag
+from deepworks.core.task import TASKS, Task, has_tag
 from deepworks.data.datasets import first_rows
 from deepworks.train.checkpoint import write_json
 
@@ -176,14 +176,15 @@ def fitting(task: str, modality: str, chosen: bool | list[str]) -> list[str]:
         return always + [n for n in fits if n not in always and n not in OPT_IN]
     if chosen is False:
         return always
-    for name in chosen:
+    own = TASKS.get(task).own_baselines  # the task scores these itself (pocketsphinx ...)
+    for name in (n for n in chosen if n not in own):
         BASELINES.get(name)  # unknown names: the registry's error, with suggestions
         if name not in fits:
             raise ConfigError(
                 f"evaluate.baselines: `{name}` does not do {task} on {modality} data; "
-                f"ones that do: {', '.join(fits) or 'none'}"
+                f"ones that do: {', '.join([*fits, *own]) or 'none'}"
             )
-    return always + [n for n in chosen if n not in always]
+    return always + [n for n in chosen if n not in always and n not in own]
 
 
 def _fingerprint(*parts: Any) -> str:
