@@ -131,6 +131,7 @@ def test_a_speech_run_learns_transcribes_evaluates_and_exports(clips, tmp_path, 
     assert set(test["groups"]["voice"]) <= {"en-us+m1", "en-us+f2", "en-gb+m3", "en+klatt",
                                             "en-us+m3", "en-gb+f1"}  # fmt: skip
     assert "<th>test beam</th>" in (run.path / "report.html").read_text()  # clips as written
+    assert (run.path / "saliency.png").is_file()
     wavs = sorted(clips.glob("*_*.wav"))[:5]
     said = run.transcribe(wavs, timestamps=True)
     assert list(said.columns) == ["input", "transcript", "words"] and len(said) == 5

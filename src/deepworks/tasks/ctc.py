@@ -54,43 +54,34 @@ def greedy_words(log_probs: torch.Tensor, alphabet: list[str]) -> list[Decoded]:
 class LexiconBeam:
     """CTC beam search that writes only words of a word list (flashlight-text's
     LexiconDecoder, no language model): each word spelled in the alphabet, a space between
-    words as CTC's word boundary."""
+    words as CTC's word boundary; ``word_score`` is added per word written (below 0: fewer
+    spurious short words)."""
 
-    def __init__(self, alphabet: list[str], words: list[str], beam: int = 16) -> None:
+    def __init__(
+        self, alphabet: list[str], words: list[str], beam: int = 16, word_score: float = 0.0
+    ) -> None:
         from deepworks.core.errors import require
 
         decoder = require("flashlight.lib.text.decoder", "speech", "beam search over words")
-        dictionary = require("flashlight.lib.text.dictionary", "speech", "beam search over words")
-        self.alphabet = alphabet
-        self.tokens = dictionary.Dictionary()
-        for i, char in enumerate(alphabet):
-            self.tokens.add_entry("|" if char == " " else char if i else "<blank>")
-        self.words = dictionary.Dictionary()
-        self.words.add_entry("<unk>")
-        spelled = {w: [c for c in w if c in alphabet] for w in sorted(set(words))}
-        trie = decoder.Trie(len(alphabet), alphabet.index(" ") if " " in alphabet else 0)
+        self.alphabet, space = alphabet, alphabet.index(" ")
+        spelled = {w: [alphabet.index(c) for c in w if c in alphabet] for w in sorted(set(words))}
         lm = decoder.ZeroLM()
-        start = lm.start(False)
-        for word, chars in spelled.items():
-            if not chars:
-                continue
-            self.words.add_entry(word)
-            index = self.words.get_index(word)
-            _, score = lm.score(start, index)
-            trie.insert([alphabet.index(c) for c in chars] + [alphabet.index(" ")], index, score)
+        trie = decoder.Trie(len(alphabet), space)
+        for index, chars in enumerate((c for c in spelled.values() if c), start=1):  # 0: unknown
+            trie.insert([*chars, space], index, 0.0)
         trie.smear(decoder.SmearingMode.MAX)
         options = decoder.LexiconDecoderOptions(
             beam_size=beam,
             beam_size_token=len(alphabet),
             beam_threshold=50.0,
             lm_weight=0.0,
-            word_score=0.0,
+            word_score=word_score,
             unk_score=float("-inf"),
             sil_score=0.0,
             log_add=False,
             criterion_type=decoder.CriterionType.CTC,
         )
-        space = alphabet.index(" ")
+        self.lm = lm  # the decoder holds it by reference only
         self.decoder = decoder.LexiconDecoder(options, trie, lm, space, 0, 0, [], False)
 
     def __call__(self, log_probs: torch.Tensor) -> list[Decoded]:

@@ -52,6 +52,9 @@ class SpeechRecognition(Task):
         "(clip.wav + clip.txt), or the built-in spoken-sentences"
     )
     beam: ClassVar[int] = 16
+    # Added per word the beam writes; below 0 it keeps a word from being split into short
+    # ones (spoken-sentences' validation clips: WER 0.058 at 0, 0.047 at -3, flat to -5).
+    word_score: ClassVar[float] = -3.0
 
     def __init__(self, schema) -> None:
         super().__init__(schema)
@@ -111,7 +114,9 @@ class SpeechRecognition(Task):
             return None
         if self._beam[0] != width:  # built once per width
             try:
-                self._beam = (width, LexiconBeam(self.encoder.alphabet, self.encoder.words, width))
+                search = LexiconBeam(self.encoder.alphabet, self.encoder.words, width,
+                                     self.word_score)  # fmt: skip
+                self._beam = (width, search)
             except MissingDependencyError as exc:
                 log.warning("%s; decoding greedily instead", exc)
                 self._beam = (width, None)
@@ -196,6 +201,14 @@ class SpeechRecognition(Task):
             "spectrogram": x[0, 0].detach().numpy(),
             "seconds": self.encoder.hop / self.encoder.sample_rate,
         }
+
+    def plots(self, model: nn.Module, bundle: Any, folder: Path, metrics: dict) -> None:
+        """saliency.png: what drove each word of two test clips."""
+        from deepworks.plots import word_saliency
+
+        picked = sorted({0, len(bundle.test) // 2})
+        items = [self.word_saliency(model, bundle.test.__getitems__([i])[0]) for i in picked]
+        word_saliency(items, folder / "saliency.png")
 
     def explain_to(
         self, model: nn.Module, inputs: Any, folder: Path, limit: int | None = None
