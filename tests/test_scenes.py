@@ -120,6 +120,13 @@ def test_augmentation_moves_boxes_and_masks_with_the_pixels():
     torch.manual_seed(seed)
     x, mask = _scenes(AugmentConfig(flip=True), schema)((image, (image[:, 0] > 0).long()))
     assert torch.equal(mask[0].bool(), x[0, 0] > 0)  # the mask went where the pixels went
+    turned = 0
+    for seed in range(5):  # rotations by a random angle up to ±30°: masks turn with pixels
+        torch.manual_seed(seed)
+        x, mask = _scenes(AugmentConfig(rotate=30), schema)((image, (image[:, 0] > 0).long()))
+        assert torch.equal(mask[0].bool(), x[0, 0] > 0)
+        turned += not torch.equal(x, image)
+    assert turned >= 3
 
 
 def _trained(cli, tmp_path, task, dataset, path, model):

@@ -13,7 +13,7 @@ from deepworks.core.schema import Schema
 from deepworks.data.augment import Batch, on_batches, register_augmenter
 
 
-@register_augmenter("scenes", ("flip", "crop", "color"))
+@register_augmenter("scenes", ("flip", "crop", "rotate", "color"))
 def scenes_augment(cfg: AugmentConfig, schema: Schema):
     return on_batches(_scenes(cfg, schema))
 
@@ -26,6 +26,8 @@ def _scenes(cfg: AugmentConfig, schema: Schema) -> Callable[[Batch], Batch]:
     steps: list = []
     if cfg.crop:  # zoom in up to 1/crop, keeping the scene's size
         steps.append(v2.RandomResizedCrop(size, scale=(cfg.crop, 1.0), ratio=(0.9, 1.1)))
+    if cfg.rotate:  # boxes become the rotated box's bounding box; masks turn exactly
+        steps.append(v2.RandomRotation(cfg.rotate))
     if cfg.flip:
         steps.append(v2.RandomHorizontalFlip())
     if cfg.color:
