@@ -93,9 +93,9 @@ def main() -> None:
         kept_rows("speech", [row for row, _ in measured]),
     )  # fmt: skip
     samples = "\n".join(
-        f"- `{e['clip'].rsplit('/', 2)[-2]}` said `{e['reference']}`: beam `{e.get('beam')}`, "
-        f"greedy `{e['greedy']}`, pocketsphinx `{e.get('pocketsphinx')}`"
-        for _, examples in measured
+        f"- {row[1].split(',')[0]}: `{e['clip'].rsplit('/', 2)[-2]}` said `{e['reference']}`: "
+        f"beam `{e.get('beam')}`, greedy `{e['greedy']}`, pocketsphinx `{e.get('pocketsphinx')}`"
+        for row, examples in measured
         for e in examples[:2]
     )
     print(table)
@@ -103,7 +103,10 @@ def main() -> None:
         "speech",
         f"## Speech recognition\n\n`python benchmarks/speech.py --threads {args.threads}` on "
         f"{machine()}: word and character error rates (torchmetrics, normalized text) on the "
-        "1,120 test clips of spoken-sentences, read by 14 voices never heard in training.\n\n"
+        "1,120 test clips of spoken-sentences, read by 14 voices never heard in training; "
+        "beam: the word beam (width 16, word score -3), greedy: the best character per "
+        "frame. A run made before a decoder change is decoded again, the same weights, by "
+        "`--tabulate RUN... --rescore` (its training seconds are the run's own).\n\n"
         + table
         + "\n\nTest clips, transcribed:\n\n"
         + samples,

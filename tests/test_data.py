@@ -12,9 +12,10 @@ from deepworks.data import DATASETS
 from deepworks.tasks import load_data
 from tests.conftest import assert_user_error, tiny_config
 
-# spoken-digits is synthesized (minutes, into the user's cache): tests/test_audio.py makes a
-# small one of its own instead.
-BUILTINS = [e.name for e in DATASETS if e.meta["builtin"] and e.name != "spoken-digits"]
+# spoken-digits and spoken-sentences are synthesized (a minute or more, into the user's
+# cache): tests/test_audio.py and tests/test_speech.py speak small ones of their own instead.
+SYNTHESIZED = {"spoken-digits", "spoken-sentences"}
+BUILTINS = [e.name for e in DATASETS if e.meta["builtin"] and e.name not in SYNTHESIZED]
 # Datasets whose own test split is kept whole, whatever `data.limit` (which caps the rest).
 OWN_TEST = {"fine-foods", "numbers-fr", "numbers-de", "numbers-es", "reviews-es"}
 

@@ -157,7 +157,7 @@ def test_an_export_killed_halfway_leaves_the_previous_one_whole_and_servable(
     onnx = price_run.path / "export" / "model.onnx"
     before = onnx.read_bytes()
 
-    def killed_midway(model, example, path):
+    def killed_midway(model, example, path, axes):
         path.write_bytes(b"\x08\x01")  # the start of a file, then the process dies
         raise Killed
 
