@@ -224,7 +224,8 @@ def test_torchvision_segmenters_score_every_pixel_and_train(name, params):
     gray = Schema("scenes", "segmentation", (1, 48, 48), "mask", classes=["bg", *CLASSES])
     with pytest.raises(ModelError, match="takes RGB images"):
         build_model(name, params, gray)
-    with pytest.raises(ModelError, match=r"no weights `IMAGENET1K_V0`\. Did you mean `IMAGENET1K_V"):
+    missing = r"no weights `IMAGENET1K_V0`\. Did you mean `IMAGENET1K_V"
+    with pytest.raises(ModelError, match=missing):
         build_model(name, {**params, "weights_backbone": "IMAGENET1K_V0"}, schema)
 
 
