@@ -3,10 +3,11 @@
 The model scores every character (and CTC's blank) at every output frame; CTC's loss sums
 over every way of spelling the transcript along the frames. Each epoch the validation clips
 are decoded greedily and scored by word and character error rate (torchmetrics, on
-normalized text), so early stopping follows WER. The test split is decoded greedily and by a
-beam search restricted to the training transcripts' words, and scored beside pocketsphinx
-(CMU's traditional recognizer, its own US-English acoustic and language models) on the same
-clips, by voice and by kind of sentence where the data names them.
+normalized text), so early stopping follows WER. After training, the validation and test
+splits are decoded by a beam search restricted to the training transcripts' words (the
+reported `wer` / `cer`) and greedily (`greedy_wer` / `greedy_cer`); the test split is scored
+beside pocketsphinx (CMU's traditional recognizer, its own US-English acoustic and language
+models) on the same clips, by voice and by kind of sentence where the data names them.
 """
 
 from __future__ import annotations
