@@ -1,13 +1,14 @@
 """Speech recognition: an acoustic model learns to write what is said, trained with CTC.
 
 The model scores every character (and CTC's blank) at every output frame; CTC's loss sums
-over every way of spelling the transcript along the frames. Each epoch the validation clips
-are decoded greedily and scored by word and character error rate (torchmetrics, on
-normalized text), so early stopping follows WER. After training, the validation and test
-splits are decoded by a beam search restricted to the training transcripts' words (the
-reported `wer` / `cer`) and greedily (`greedy_wer` / `greedy_cer`); the test split is scored
-beside pocketsphinx (CMU's traditional recognizer, its own US-English acoustic and language
-models) on the same clips, by voice and by kind of sentence where the data names them.
+over every way of spelling the transcript along the frames. Clips are read by a beam search
+restricted to the training transcripts' words (greedily without flashlight-text) and scored
+by word and character error rate (torchmetrics, on normalized text): each epoch on the
+validation clips, so early stopping follows WER, and wherever a run is evaluated (`evaluate
+--data`, the deployment card). After training, greedy decoding is scored beside it
+(`greedy_wer` / `greedy_cer`), and the test split beside pocketsphinx (CMU's traditional
+recognizer, its own US-English acoustic and language models) on the same clips, by voice and
+by kind of sentence where the data names them.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class SpeechRecognition(Task):
     def evaluation_step(self, model: nn.Module, batch: Batch):
         x, y = batch
         log_probs = model(x)
-        hypotheses = [self.encoder.decode(ids) for ids in greedy_ctc(log_probs)]
+        hypotheses = [self.encoder.decode(d.ids) for d in self.read(log_probs)]
         references = [self.encoder.decode(row) for row in y.tolist()]
         return self.loss(log_probs, y), hypotheses, references
 
@@ -102,7 +103,12 @@ class SpeechRecognition(Task):
         """What is said in a batch of clips' features: a beam search of width ``beam``
         (default the task's 16) over the training transcripts' words, or greedy (``beam`` 0,
         or without flashlight-text)."""
-        scores = self.log_probs(model, x)
+        return self.read(self.log_probs(model, x), beam)
+
+    def read(self, log_probs: torch.Tensor, beam: int | None = None) -> list[Decoded]:
+        """Frame scores (N, T, V) → what they write: the word beam of width ``beam`` (default
+        the task's), or greedy (0, or without flashlight-text)."""
+        scores = log_probs.detach().float().cpu()
         search = self.word_beam(self.beam if beam is None else beam)
         return search(scores) if search else greedy_words(scores, self.encoder.alphabet)
 
