@@ -13,7 +13,7 @@ import torch
 
 import deepworks
 from deepworks.modalities.speech.encoder import SpeechEncoder, normalize
-from deepworks.tasks.ctc import LexiconBeam, greedy_ctc, greedy_words
+from deepworks.tasks.ctc import LexiconBeam, greedy_words
 from tests.conftest import assert_user_error
 
 needs_espeak = pytest.mark.skipif(
@@ -32,11 +32,11 @@ def _emissions(path: list[int], vocab: int = len(ALPHABET)) -> torch.Tensor:
 def test_greedy_decoding_of_a_hand_made_emission_matrix():
     # o o _ n e e | t _ w o _ : repeats merge, blanks split "oo" only when they sit between
     path = [4, 4, 0, 3, 2, 2, 1, 5, 0, 6, 4, 0]
-    assert greedy_ctc(_emissions(path)) == [[4, 3, 2, 1, 5, 6, 4]]
     decoded = greedy_words(_emissions(path), ALPHABET)[0]
+    assert decoded.ids == [4, 3, 2, 1, 5, 6, 4]
     assert decoded.words == [("one", 0, 5), ("two", 7, 10)]  # each word's first and last frame
     doubled = [4, 0, 4, 3, 2]  # a blank between two o's writes both
-    assert greedy_ctc(_emissions(doubled)) == [[4, 4, 3, 2]]
+    assert greedy_words(_emissions(doubled), ALPHABET)[0].ids == [4, 4, 3, 2]
 
 
 def test_a_beam_over_words_reads_a_misspelt_path_as_the_word_it_is_closest_to():
@@ -45,7 +45,7 @@ def test_a_beam_over_words_reads_a_misspelt_path_as_the_word_it_is_closest_to():
     scores[0, 2, 6], scores[0, 2, 2] = -0.1, -2.5  # the best single path says "onw"
     scores = scores.log_softmax(-1)
     speech = SpeechEncoder(alphabet=ALPHABET)
-    assert speech.decode(greedy_ctc(scores)[0]) == "onw two"
+    assert speech.decode(greedy_words(scores, ALPHABET)[0].ids) == "onw two"
     beam = LexiconBeam(ALPHABET, ["one", "two", "ten"], beam=8)(scores)[0]
     assert speech.decode(beam.ids) == "one two"
     assert [w for w, _, _ in beam.words] == ["one", "two"]
@@ -57,6 +57,8 @@ def test_transcripts_are_normalized_and_characters_beyond_the_alphabet_left_out(
     encoder = SpeechEncoder.fit(["one two", "two ten"], 10.0)
     assert encoder.alphabet == ["<blank>", " ", "e", "n", "o", "t", "w"]
     assert encoder.words == ["one", "ten", "two"]
+    one_word = SpeechEncoder.fit(["yes", "no"], 10.0)  # single words: the beam's boundary too
+    assert one_word.alphabet[:2] == ["<blank>", " "] and one_word.words == ["no", "yes"]
     assert encoder.unknown_characters(["one zero"]) == ["r", "z"]
     ids = encoder.encode_texts(["one zero", "two"])
     assert encoder.decode(ids[0].tolist()) == "one eo" and ids[1, 3:].eq(0).all()

@@ -15,15 +15,6 @@ class Decoded:
     words: list[tuple[str, int, int]]  # (word, first frame, last frame)
 
 
-def greedy_ctc(log_probs: torch.Tensor) -> list[list[int]]:
-    """(N, T, V) frame scores → per row the written ids (blank = 0)."""
-    best = log_probs.argmax(-1)
-    keep = torch.ones_like(best, dtype=torch.bool)
-    keep[:, 1:] = best[:, 1:] != best[:, :-1]
-    keep &= best != 0
-    return [row[k].tolist() for row, k in zip(best, keep, strict=True)]
-
-
 def read_path(path: list[int], alphabet: list[str]) -> Decoded:
     """A path of one class per frame → the ids it writes (repeats merged, blanks dropped) and
     each word's first and last frame (a space ends a word)."""

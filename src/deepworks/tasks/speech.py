@@ -25,7 +25,7 @@ from torch import nn
 
 from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
-from deepworks.tasks.ctc import Decoded, LexiconBeam, greedy_ctc, greedy_words
+from deepworks.tasks.ctc import Decoded, LexiconBeam, greedy_words
 
 log = logging.getLogger("deepworks")
 
@@ -136,7 +136,9 @@ class SpeechRecognition(Task):
         for start in range(0, len(data), 32):
             x, _ = data.__getitems__(list(range(start, min(start + 32, len(data)))))
             scores = self.log_probs(model, x)
-            greedy += [self.encoder.decode(ids) for ids in greedy_ctc(scores)]
+            greedy += [
+                self.encoder.decode(d.ids) for d in greedy_words(scores, self.encoder.alphabet)
+            ]
             if beam is not None:
                 beamed += [self.encoder.decode(d.ids) for d in beam(scores)]
         return greedy, beamed if beam is not None else None

@@ -51,7 +51,7 @@ class SpeechEncoder(AudioEncoder):
         cls, transcripts: Sequence[str], max_seconds: float, waveform: bool = False
     ) -> SpeechEncoder:
         texts = [normalize(t) for t in transcripts]
-        chars = sorted({c for t in texts for c in t})
+        chars = sorted({" ", *(c for t in texts for c in t)})  # the space: words' boundary
         words = sorted({w for t in texts for w in t.split()})
         return cls(
             alphabet=[BLANK, *chars], words=words, max_seconds=max_seconds, waveform=waveform
