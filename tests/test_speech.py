@@ -3,7 +3,6 @@ words), the spoken-sentences grammar, and the life of a speech run: it learns, t
 evaluates, exports with parity and resumes bit for bit."""
 
 import shutil
-import subprocess
 import wave
 
 import numpy as np
@@ -89,7 +88,7 @@ def clips(tmp_path_factory):
     """Short digit strings spoken by six espeak-ng voices (two only in test), as a table."""
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng speaks the test clips (make install adds it)")
-    from deepworks.modalities.audio.spoken_digits import _write_16k
+    from deepworks.modalities.audio.spoken_digits import Voice
 
     root = tmp_path_factory.mktemp("speech")
     rng = np.random.default_rng(0)
@@ -99,10 +98,8 @@ def clips(tmp_path_factory):
                                "en-gb+f1"]):  # fmt: skip
         for n in range(30):
             text = " ".join(rng.choice(words, rng.integers(1, 4)))
-            raw, path = root / "raw.wav", root / f"{v}_{n}.wav"
-            subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text],
-                           check=True)  # fmt: skip
-            _write_16k(raw, path)
+            path = root / f"{v}_{n}.wav"
+            Voice("espeak-ng", voice).say(text, speed=160, pitch=50, out=path)
             rows.append({"path": path.name, "text": text, "voice": voice})
     pd.DataFrame(rows).to_csv(root / "transcripts.csv", index=False)
     return root
@@ -142,7 +139,7 @@ def test_a_speech_run_learns_transcribes_evaluates_and_exports(clips, tmp_path, 
     assert out.code == 0
     assert pd.read_csv(tmp_path / "t.csv")["transcript"][0] == said["transcript"][0]
     again = run.evaluate(clips / "transcripts.csv")
-    assert 0 <= again["wer"] <= 1.5 and "cer" in again
+    assert again["wer"] < 0.8 and again["cer"] < 0.5  # its own clips, training ones among them
     from fastapi.testclient import TestClient
 
     from deepworks.deploy.server import create_app

@@ -173,11 +173,7 @@ def translate(
     if text is not None:
         print(run.translate(text, beam, length_penalty))
         return
-    frame = run.translate(inputs, beam, length_penalty)
-    if output is None:
-        print(frame.to_csv(index=False), end="")
-    else:
-        _write_csv(frame, output, f"{len(frame)} translations")
+    _print_or_write(run.translate(inputs, beam, length_penalty), output, "translations")
 
 
 @app.command()
@@ -200,10 +196,15 @@ def transcribe(
     """Write what is said in WAV clips with a speech-recognition run."""
     run = _load(run_id, runs_dir, threads)
     frame = run.transcribe([clips] if clips.is_file() else clips, beam, timestamps)
+    _print_or_write(frame, output, "transcripts")
+
+
+def _print_or_write(frame, output: Path | None, what: str) -> None:
+    """A result table to stdout as CSV, or written whole to ``output``."""
     if output is None:
         print(frame.to_csv(index=False), end="")
     else:
-        _write_csv(frame, output, f"{len(frame)} transcripts")
+        _write_csv(frame, output, f"{len(frame)} {what}")
 
 
 def _generate_images(run, n, label, output, judge, seed, runs_dir) -> None:

@@ -3,7 +3,6 @@ sinusoidal positions), scoring characters at every 20 ms frame for CTC."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -12,6 +11,7 @@ from torch import nn
 from deepworks.core.schema import Schema
 from deepworks.models.acoustic import AcousticModel, CharacterHead, FrontEnd
 from deepworks.models.registry import register_model
+from deepworks.models.transformer import sinusoidal_positions
 
 
 @dataclass
@@ -22,15 +22,6 @@ class TransformerCTCParams:
     layers: int = 4
     ff: int = 576
     dropout: float = 0.1
-
-
-def sinusoids(length: int, d: int) -> torch.Tensor:
-    """(length, d) sinusoidal positions (Vaswani et al.)."""
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    rate = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10_000.0) / d))
-    out = torch.zeros(length, d)
-    out[:, 0::2], out[:, 1::2] = torch.sin(position * rate), torch.cos(position * rate)
-    return out
 
 
 class TransformerCTC(AcousticModel):
@@ -48,7 +39,7 @@ class TransformerCTC(AcousticModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.front(x)
-        h = h + sinusoids(h.shape[1], self.d_model).to(h)
+        h = h + sinusoidal_positions(h.shape[1], self.d_model).to(h)
         return self.head(self.norm(self.encoder(h)))
 
 

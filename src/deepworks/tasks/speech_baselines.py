@@ -4,6 +4,7 @@ trigram language model it ships — what one would use without training anything
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -18,10 +19,16 @@ from deepworks.data.sources import data_home
 log = logging.getLogger("deepworks")
 
 
-def _decode(paths: list[str], sample_rate: int) -> list[str]:
+@functools.cache
+def _decoder(sample_rate: int):
+    """One recognizer per worker process: loading its models is the slow part."""
     from pocketsphinx import Decoder
 
-    decoder = Decoder(samprate=sample_rate, loglevel="FATAL")
+    return Decoder(samprate=sample_rate, loglevel="FATAL")
+
+
+def _decode(paths: list[str], sample_rate: int) -> list[str]:
+    decoder = _decoder(sample_rate)
     out = []
     for path in paths:
         with wave.open(path, "rb") as f:

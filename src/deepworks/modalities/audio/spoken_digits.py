@@ -32,6 +32,38 @@ class Voice:
     def id(self) -> str:
         return f"{self.engine}-{self.name}".replace("+", "_")
 
+    def say(self, text: str, speed: int, pitch: int, out: Path, flite_rate: int = 130) -> None:
+        """``text`` spoken at ``speed`` words a minute and ``pitch`` (0–99) into ``out``, a
+        16 kHz 16-bit WAV. flite has no pitch control: its speed is a duration stretch of
+        ``flite_rate`` / ``speed``."""
+        import subprocess
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "raw.wav"
+            if self.engine == "espeak-ng":
+                cmd = ["espeak-ng", "-v", self.name, "-s", str(speed), "-p", str(pitch)]
+                cmd += ["-w", str(raw), text]
+            else:
+                stretch = f"{flite_rate / speed:.2f}"
+                cmd = ["flite", "-voice", self.name, "--setf", f"duration_stretch={stretch}"]
+                cmd += ["-t", text, "-o", str(raw)]
+            subprocess.run(cmd, check=True, capture_output=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _write_16k(raw, out)
+
+
+def need_synthesizers(dataset: str) -> None:
+    """espeak-ng and flite on the PATH, or one error saying how to install them."""
+    import shutil
+
+    for tool in ("espeak-ng", "flite"):
+        if shutil.which(tool) is None:
+            raise DataError(
+                f"{dataset} needs `{tool}`: `apt-get install espeak-ng flite` "
+                "(make install does this where it may)"
+            )
+
 
 def voices() -> list[Voice]:
     out = [Voice("espeak-ng", f"{a}+{v}") for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
@@ -52,16 +84,7 @@ class SpokenDigits:
     pitches: list[int] = field(default_factory=lambda: [35, 65])
 
     def make(self, which: list[Voice] | None = None, progress: bool = True) -> int:
-        import shutil
-        import subprocess
-        import tempfile
-
-        for tool in ("espeak-ng", "flite"):
-            if shutil.which(tool) is None:
-                raise DataError(
-                    f"spoken-digits needs `{tool}`: `apt-get install espeak-ng flite` "
-                    "(make install does this where it may)"
-                )
+        need_synthesizers("spoken-digits")
         which = which or voices()
         jobs = []
         for i, voice in enumerate(which):
@@ -73,23 +96,11 @@ class SpokenDigits:
                         jobs.append((voice, word, speed, pitch, out))
         from rich.progress import track
 
-        with tempfile.TemporaryDirectory() as tmp:
-            raw = Path(tmp) / "raw.wav"
-            for voice, word, speed, pitch, out in track(
-                jobs, description="synthesizing", disable=not progress
-            ):
-                if out.exists():
-                    continue
-                if voice.engine == "espeak-ng":
-                    cmd = ["espeak-ng", "-v", voice.name, "-s", str(speed), "-p", str(pitch)]
-                    cmd += ["-w", str(raw), word]
-                else:  # flite has no pitch control; speed via duration stretch
-                    stretch = f"{130 / speed:.2f}"
-                    cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}"]
-                    cmd += ["-t", word, "-o", str(raw)]
-                subprocess.run(cmd, check=True, capture_output=True)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                _write_16k(raw, out)
+        for voice, word, speed, pitch, out in track(
+            jobs, description="synthesizing", disable=not progress
+        ):
+            if not out.exists():
+                voice.say(word, speed, pitch, out)
         return len(jobs)
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepworks.core.errors import DataError
-from deepworks.modalities.audio.spoken_digits import DIGITS, Voice, test_voice, voices
+from deepworks.modalities.audio.spoken_digits import DIGITS, need_synthesizers, test_voice, voices
 
 SENTENCES_PER_KIND = 40  # per voice: 40 digit strings and 40 commands
 
@@ -74,37 +73,10 @@ def sentences(voice_index: int, per_kind: int = SENTENCES_PER_KIND) -> list[tupl
     ]
 
 
-def _synthesize(voice: Voice, text: str, speed: int, pitch: int, out: Path) -> None:
-    import subprocess
-    import tempfile
-
-    from deepworks.modalities.audio.spoken_digits import _write_16k
-
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.wav"
-        if voice.engine == "espeak-ng":
-            cmd = ["espeak-ng", "-v", voice.name, "-s", str(speed), "-p", str(pitch)]
-            cmd += ["-w", str(raw), text]
-        else:  # flite has no pitch control; its speed is a duration stretch
-            stretch = f"{150 / speed:.2f}"
-            cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={stretch}"]
-            cmd += ["-t", text, "-o", str(raw)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _write_16k(raw, out)
-
-
 def make_sentences(root: Path, per_kind: int = SENTENCES_PER_KIND, progress: bool = True) -> Path:
     """Synthesize the corpus into ``root`` (clips already there are kept); returns the
     transcripts table's path."""
-    import shutil
-
-    for tool in ("espeak-ng", "flite"):
-        if shutil.which(tool) is None:
-            raise DataError(
-                f"spoken-sentences needs `{tool}`: `apt-get install espeak-ng flite` "
-                "(make install does this where it may)"
-            )
+    need_synthesizers("spoken-sentences")
     rows, jobs = [], []
     for i, voice in enumerate(voices()):
         split = "test" if test_voice(i) else "train"
@@ -119,7 +91,7 @@ def make_sentences(root: Path, per_kind: int = SENTENCES_PER_KIND, progress: boo
     from rich.progress import track
 
     with ThreadPoolExecutor(2) as pool:  # the synthesizers are separate processes
-        done = pool.map(lambda job: _synthesize(*job), jobs)
+        done = pool.map(lambda job: job[0].say(*job[1:], flite_rate=150), jobs)
         for _ in track(done, total=len(jobs), description="synthesizing", disable=not progress):
             pass
     table = root / "transcripts.csv"
