@@ -15,7 +15,13 @@ from tests.conftest import assert_user_error, tiny_config
 # spoken-digits and spoken-sentences are synthesized (a minute or more, into the user's
 # cache): tests/test_audio.py and tests/test_speech.py speak small ones of their own instead.
 SYNTHESIZED = {"spoken-digits", "spoken-sentences"}
-BUILTINS = [e.name for e in DATASETS if e.meta["builtin"] and e.name not in SYNTHESIZED]
+# Environments hold no examples to split (their data is what an agent meets by acting):
+# tests/test_agents.py tests them.
+BUILTINS = [
+    e.name
+    for e in DATASETS
+    if e.meta["builtin"] and e.name not in SYNTHESIZED and e.meta["modality"] != "environment"
+]
 # Datasets whose own test split is kept whole, whatever `data.limit` (which caps the rest).
 OWN_TEST = {"fine-foods", "numbers-fr", "numbers-de", "numbers-es", "reviews-es"}
 

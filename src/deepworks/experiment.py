@@ -176,6 +176,7 @@ def _train_and_evaluate(
     schema = bundle.schema
     train = augmented(bundle.train, cfg.data.augment, schema, cfg.seed)
     task = get_task(schema)
+    task.configure(cfg.agent)
     ctx = Context(cfg, bundle, task, folder.path, main=distributed.is_main())
     analyses = enabled_analyses(cfg)
     for analysis in analyses:  # what can fail before training fails now

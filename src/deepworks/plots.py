@@ -26,7 +26,8 @@ def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str)
     epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
-    ax_loss.plot(epochs, [r["valid_loss"] for r in history], marker="o", label="valid")
+    if all("valid_loss" in r for r in history):  # an agent has no validation loss
+        ax_loss.plot(epochs, [r["valid_loss"] for r in history], marker="o", label="valid")
     ax_loss.set(title="loss", xlabel="epoch")
     ax_loss.legend()
     key = f"valid_{main_metric}"
@@ -336,4 +337,27 @@ def word_saliency(items: list[dict[str, Any]], path: Path) -> Path:
                           extent=(*extent[:2], len(saliency) - 0.5, -0.5))  # fmt: skip
             bottom.set_yticks(range(len(item["words"])), item["words"], fontsize=7)
         bottom.set_xlabel("seconds")
+    return save(fig, path)
+
+
+def agent_curves(history: list[dict[str, Any]], path: Path, terms: list[str]) -> Path:
+    """An agent's learning against environment steps: the evaluation episodes' mean return
+    (± their spread) and the training episodes' mean, then its loss terms."""
+    steps = [r["env_steps"] for r in history]
+    cols = min(3, 1 + len(terms))
+    rows = -(-(1 + len(terms)) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    axes = axes.flatten()
+    for ax in axes[1 + len(terms) :]:
+        ax.axis("off")
+    mean = np.array([r.get("valid_mean_return", np.nan) for r in history])
+    spread = np.array([r.get("valid_return_std", 0.0) for r in history])
+    axes[0].plot(steps, mean, marker="o", label="evaluation (greedy)")
+    axes[0].fill_between(steps, mean - spread, mean + spread, alpha=0.2)
+    axes[0].plot(steps, [r.get("train_return", np.nan) for r in history], label="training")
+    axes[0].set(xlabel="environment steps", ylabel="episode return", title="return")
+    axes[0].legend(fontsize=8)
+    for ax, term in zip(axes[1 : 1 + len(terms)], terms, strict=True):
+        ax.plot(steps, [r.get(term, np.nan) for r in history])
+        ax.set(xlabel="environment steps", title=term.replace("_", " "))
     return save(fig, path)

@@ -22,8 +22,13 @@ class Explanations(Analysis):
         if "explainable" not in ctx.task.tags:
             return
         model, schema, data = ctx.model, ctx.bundle.schema, ctx.bundle.test
-        index = example_indices(getattr(data, "y", None), ctx.cfg.evaluate.explain, len(data))
-        x, _ = data.__getitems__(index)
+        met = ctx.task.example_inputs(model, data)  # an agent's: observations of an episode
+        if met is not None:
+            index = example_indices(None, ctx.cfg.evaluate.explain, len(met))
+            x = met[index]
+        else:
+            index = example_indices(getattr(data, "y", None), ctx.cfg.evaluate.explain, len(data))
+            x, _ = data.__getitems__(index)
         writer = WRITERS.get(inputs_of(schema.encoder))(ctx.folder / "explanations", schema)
         parts = explain_batches(
             model,

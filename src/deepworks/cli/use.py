@@ -34,12 +34,20 @@ def evaluate(
     data: Annotated[
         Path | None, typer.Option(help="A labelled CSV / image folder; default: the test split.")
     ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(help="Agents: play this many evaluation episodes (or games) instead."),
+    ] = None,
     runs_dir: RunsDir = Path("runs"),
     threads: Threads = None,
 ) -> None:
     """Evaluate a finished run on its test split or on new labelled data."""
-    metrics = _load(run_id, runs_dir, threads).evaluate(data)
-    _console().print(_metrics_table({str(data or "test"): metrics}, f"run {run_id}"))
+    run = _load(run_id, runs_dir, threads)
+    if episodes is not None:
+        metrics, split = run.evaluate_episodes(episodes), f"{episodes} episodes"
+    else:
+        metrics, split = run.evaluate(data), str(data or "test")
+    _console().print(_metrics_table({split: metrics}, f"run {run_id}"))
     print(json.dumps(metrics))
 
 
@@ -57,6 +65,23 @@ def predict(
     detection and segmentation, a folder beside it named like it: COCO results, mask PNGs)."""
     frame = _load(run_id, runs_dir, threads).predict(inputs, files=output.with_suffix(""))
     _write_csv(frame, output, f"{len(frame)} predictions")
+
+
+@app.command()
+def play(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A self-play run's folder or id.")],
+    second: Annotated[bool, typer.Option(help="Let the agent move first.")] = False,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+) -> None:
+    """Play a board game against a self-play run in the terminal."""
+    run = _load(run_id, runs_dir, threads)
+    try:
+        outcome = run.play(first=not second)
+    except (EOFError, KeyboardInterrupt):
+        print("\ngame abandoned")
+        raise typer.Exit(1) from None
+    del outcome  # said on the board
 
 
 @app.command()

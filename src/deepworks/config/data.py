@@ -199,6 +199,20 @@ class DataConfig(_Section):
         description="The longest audio clip read from a file or a request; a "
         "longer one is refused from its header, before its samples are read.",
     )
+    environment: str | None = Field(
+        None,
+        description="Reinforcement learning (`dataset: gymnasium`): a registered Gymnasium "
+        "id, e.g. CartPole-v1, Acrobot-v1, Pendulum-v1.",
+    )
+    steps_per_epoch: int = Field(
+        10_000,
+        gt=0,
+        description="Environments: environment steps in one epoch (each epoch ends with "
+        "`data.episodes` evaluation episodes).",
+    )
+    episodes: int = Field(
+        10, gt=0, description="Environments: evaluation episodes at the end of each epoch."
+    )
     limit: int | None = Field(
         None, gt=0, description="Use a stratified sample of this many examples (quick tries)."
     )
@@ -210,7 +224,12 @@ class DataConfig(_Section):
         description="Keep only this many training examples (stratified) while valid and test "
         "stay whole: how a model does with little labelled data.",
     )
-    batch_size: int = Field(64, gt=0)
+    batch_size: int = Field(
+        64,
+        gt=0,
+        description="Examples per training step; environments: the environment steps one "
+        "round of acting collects before the agent learns from them (all its copies together).",
+    )
     eval_batch_size: int = Field(256, gt=0)
     num_workers: int = Field(0, ge=0)
     bucket: bool = Field(

@@ -22,6 +22,19 @@ from deepworks.core.errors import did_you_mean
 from deepworks.core.params import parse_params
 
 
+def _check_params(params_cls: type, given: dict[str, Any], owner: str, noun: str) -> None:
+    """Every key of ``given`` one of ``params_cls``'s fields (else the near miss and the
+    list), every value of its type."""
+    fields = {f.name for f in dataclasses.fields(params_cls)}
+    for key in given:
+        if key not in fields:
+            raise ValueError(
+                f"{owner} has no {noun} `{key}`.{did_you_mean(key, fields)} "
+                f"Its {noun}s: {', '.join(sorted(fields)) or 'none'}."
+            )
+    parse_params(params_cls, given, owner)
+
+
 class ModelConfig(BaseModel):
     """`name` picks a registered model; every other key is one of that model's parameters."""
 
@@ -35,14 +48,7 @@ class ModelConfig(BaseModel):
             return self
         _check_registered("model", self.name, info)
         params_cls = registries("model").entry(self.name).meta["params"]
-        fields = {f.name for f in dataclasses.fields(params_cls)}
-        for key in self.params:
-            if key not in fields:
-                raise ValueError(
-                    f"model `{self.name}` has no parameter `{key}`.{did_you_mean(key, fields)} "
-                    f"Its parameters: {', '.join(sorted(fields)) or 'none'}."
-                )
-        parse_params(params_cls, self.params, f"model `{self.name}`")
+        _check_params(params_cls, self.params, f"model `{self.name}`", "parameter")
         return self
 
     @property
@@ -195,6 +201,11 @@ class ExperimentConfig(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     deploy: DeployConfig = DeployConfig()
     distill: DistillConfig | None = None
+    agent: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Reinforcement learning and self-play: the agent's settings (the task's "
+        "`Params`: discount, rollout, replay buffer, search, ...), type-checked.",
+    )
 
     @field_validator("task")
     @classmethod
@@ -219,6 +230,22 @@ class ExperimentConfig(_Section):
             if "lowercase" not in tokenizer.model_fields_set:  # its own normalizer decides
                 update["lowercase"] = False
             self.data.tokenizer = tokenizer.model_copy(update=update)
+        return self
+
+    @model_validator(mode="after")
+    def _agent_settings(self, info: ValidationInfo) -> ExperimentConfig:
+        """`agent:` keys are the task's own parameters: unknown ones and wrong values are
+        said with the task's name."""
+        registries = _registries(info)
+        if registries is None or not self.agent:
+            return self
+        name = self.task
+        if name == "auto":
+            name = registries("dataset").entry(self.data.dataset).meta["task"] or ""
+        params_cls = registries("task").get(name).Params if name else None
+        if params_cls is None:
+            raise ValueError(f"task `{name or 'auto'}` takes no `agent:` settings")
+        _check_params(params_cls, self.agent, f"agent: task `{name}`", "setting")
         return self
 
     def to_dict(self) -> dict[str, Any]:

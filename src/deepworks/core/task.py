@@ -40,6 +40,8 @@ TAGS = {
     "transcribes": "writes what is said in each clip (deepworks transcribe)",
     "draws-explanations": "draws its own explanations (explain_to: a translation's attention, "
     "a transcript's saliency per word), not the generic attributions",
+    "acts": "an agent: learns by acting in an environment, judged by its episodes' returns",
+    "plays": "plays a board game against a person (deepworks play)",
     "calibrated": "predicted probabilities are temperature-scaled; unsure rows are referred",
 }
 
@@ -73,6 +75,8 @@ class Task:
     row_per_input: ClassVar[bool] = True
     # What data the task needs, said when it is given data it cannot learn from.
     data_hint: ClassVar[str] = ""
+    # The dataclass of its `agent:` settings (reinforcement learning); None: it takes none.
+    Params: ClassVar[type | None] = None
 
     @classmethod
     def upgrade_schema(cls, schema: Schema) -> Schema:
@@ -94,6 +98,17 @@ class Task:
         self.target_precision = 0.95
         # `evaluate.baselines`: all, none, or these names (of ``own_baselines`` too).
         self.baselines: bool | list[str] = True
+        self.params: Any = self.Params() if self.Params else None
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        """The config's `agent:` settings, checked against ``Params``."""
+        if self.Params is not None:
+            from deepworks.core.params import parse_params
+
+            try:
+                self.params = parse_params(self.Params, settings, f"task `{self.name}` agent:")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
     def scores_baseline(self, name: str) -> bool:
         """Whether ``final_metrics`` scores its own baseline ``name`` in this run."""
@@ -112,6 +127,20 @@ class Task:
         """``build(params)`` makes the configured optimizer; most tasks need just one. The
         model's ``param_groups()`` give pretrained layers their own learning rates."""
         return [build(model.param_groups())]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Training state beyond the model and its optimizers, saved in every checkpoint as
+        tensors and plain numbers (an agent's environments, replay buffer, target network);
+        none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores what ``state_dict`` saved, when a run resumes."""
+
+    def epoch_record(self) -> dict[str, float]:
+        """Numbers the task adds to each epoch's record (an agent's environment steps,
+        training returns, entropy); none by default."""
+        return {}
 
     def loss(self, output: Any, target: Any) -> torch.Tensor:
         raise NotImplementedError(f"task `{self.name}` defines no loss")
@@ -146,8 +175,11 @@ class Task:
     def metric_factories(self) -> dict[str, Callable[[], Any]]:
         raise NotImplementedError(f"task `{self.name}` defines no metrics")
 
-    def evaluation_step(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, Any, Any]:
-        """Returns (loss, predictions as the metrics expect them, targets)."""
+    def evaluation_step(
+        self, model: nn.Module, batch: Batch
+    ) -> tuple[torch.Tensor | None, Any, Any]:
+        """Returns (loss, predictions as the metrics expect them, targets); the loss is None
+        where there is none to report (an agent judged by its episodes)."""
         x, y = batch
         output = model(x)
         return self.loss(output, y), self.metric_input(output), self.metric_target(y)
@@ -198,6 +230,12 @@ class Task:
         for key, values in out.items():
             frame["prediction" if key == "value" else key] = values.numpy()
         return frame
+
+    def example_inputs(self, model: nn.Module, data: Any) -> torch.Tensor | None:
+        """Real inputs of the model, which an export is checked on and sample explanations
+        explain; None: the rows of ``data`` (the test split) are. An agent's are the
+        observations of an episode it plays (its test split holds episode seeds)."""
+        return None
 
     def prediction_files(self, ids: list[Any], out: dict[str, Any], folder: Path) -> list[Path]:
         """Files a prediction writes beside its table into ``folder`` (mask PNGs, COCO

@@ -81,7 +81,9 @@ def _build_card(
     cfg = load_config(run.folder.config)
     limits = cfg.deploy
     test = load_data(cfg.data, cfg.task, cfg.seed).test
-    x, _ = first_rows(test, PARITY_ROWS)
+    x = run.task.example_inputs(run.model, test)  # an agent's: observations it met
+    if x is None:
+        x, _ = first_rows(test, PARITY_ROWS)
     folder = run.path / "export"
     folder.mkdir(parents=True, exist_ok=True)
     model, task = run.model.eval(), run.task

@@ -175,10 +175,12 @@ class FeatureWriter(Writer):
     def __init__(self, folder: Path, schema: Schema) -> None:
         super().__init__(folder, schema)
         enc = schema.encoder
-        texts = enc.get("texts", {})
-        self.columns = [*enc["numeric"], *texts, *enc["categorical"]]
-        widths = [1] * len(enc["numeric"]) + [len(t["idf"]) for t in texts.values()]
-        widths += [len(c) + 1 for c in enc["categorical"].values()]
+        texts, categorical = enc.get("texts", {}), enc.get("categorical", {})
+        # a table's numeric columns; an agent's observation, number by number
+        numeric = enc.get("numeric") or [f"observation_{i}" for i in range(schema.input_shape[0])]
+        self.columns = [*numeric, *texts, *categorical]
+        widths = [1] * len(numeric) + [len(t["idf"]) for t in texts.values()]
+        widths += [len(c) + 1 for c in categorical.values()]
         self.owner = np.repeat(np.arange(len(self.columns)), widths)
         self.table: dict[str, list[np.ndarray]] = {}
 

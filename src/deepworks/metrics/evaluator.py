@@ -35,10 +35,12 @@ class Evaluator:
         for raw in loader:
             batch = Batch.of(raw).to(self.device)
             batch_loss, preds, target = self.task.evaluation_step(model, batch)
-            self.loss.update(batch_loss, weight=len(batch))
+            if batch_loss is not None:
+                self.loss.update(batch_loss, weight=len(batch))
             self.metrics.update(preds, target)
         model.train(was_training)
-        return {"loss": self.loss.compute().item(), **self.task.summarize(self.metrics.compute())}
+        loss = {"loss": self.loss.compute().item()} if self.loss.update_count else {}
+        return loss | self.task.summarize(self.metrics.compute())
 
 
 def evaluate(

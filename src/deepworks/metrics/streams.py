@@ -24,6 +24,22 @@ class MeanColumn(Metric):
         return (self.total / self.count).float()
 
 
+class StdColumn(MeanColumn):
+    """The running (population) standard deviation of one column of the predictions."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__(column)
+        self.add_state("squares", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update(preds, target)
+        self.squares += preds[:, self.column].double().square().sum()
+
+    def compute(self) -> torch.Tensor:
+        mean = self.total / self.count
+        return (self.squares / self.count - mean**2).clamp(min=0).sqrt().float()
+
+
 class ClassifierScore(Metric):
     """The Inception Score, streamed: needs only Σ p·log p and Σ p over the samples."""
 

@@ -3,6 +3,7 @@ augmentation, registered into the shared registries of ``deepworks.data`` when i
 
 from deepworks.modalities import (  # noqa: F401  (registers every kind of data)
     audio,
+    environment,
     image,
     parallel,
     ratings,

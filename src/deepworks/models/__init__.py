@@ -1,6 +1,7 @@
 """Models: a registry and one file per family. Importing this package registers them all."""
 
 from deepworks.models import (  # noqa: F401  (registers the families)
+    agent,
     autoencoder,
     bert,
     cnn,

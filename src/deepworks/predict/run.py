@@ -28,6 +28,7 @@ from deepworks.core.task import TASKS, Task, get_task
 from deepworks.data.encoders import encoder_from_dict
 from deepworks.metrics.evaluator import evaluate
 from deepworks.models import build_model
+from deepworks.predict.acting import Acting
 from deepworks.predict.explaining import Explaining
 from deepworks.predict.generating import Generating
 from deepworks.runs.folder import RunFolder
@@ -36,7 +37,7 @@ from deepworks.train.loader import make_loader
 Inputs = pd.DataFrame | np.ndarray | torch.Tensor | str | Path | Sequence[str | Path]
 
 
-class Run(Explaining, Generating):
+class Run(Explaining, Generating, Acting):
     """A trained model with its data schema: ``predict`` takes raw inputs as the data came."""
 
     def __init__(self, folder: RunFolder, model: torch.nn.Module, schema: Schema) -> None:

@@ -33,7 +33,8 @@ MAX_EXPLANATIONS = 8
 def _image(path: Path) -> str | None:
     if not path.is_file():
         return None
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    kind = path.suffix.lstrip(".").lower()  # png, or gif (an agent's episode)
+    return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def _json(path: Path) -> Any:
@@ -58,7 +59,7 @@ def context(folder: RunFolder, status: str | None = None) -> dict[str, Any]:
         "cv": _json(path / "cv.json"),
         "slices": _json(path / "slices.json"),
         "deployment": _json(path / "deployment.json"),
-        "figures": {p.name: _image(p) for p in path.glob("*.png")},
+        "figures": {p.name: _image(p) for p in sorted([*path.glob("*.png"), *path.glob("*.gif")])},
         "placed": PLACED,
         "explanations": [(p.name, _image(p)) for p in pictures[:MAX_EXPLANATIONS]],
         "explanation_count": len(pictures),

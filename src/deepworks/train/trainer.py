@@ -131,6 +131,7 @@ class Trainer:
 
     def _fit(self, model, task, train, valid, resume) -> TrainState:
         cfg = self.cfg
+        self._task = task
         model.to(self.device)
         shard = distributed.world()
         main = shard[0] == 0
@@ -211,6 +212,7 @@ class Trainer:
                     **{f"valid_{k}": v for k, v in valid_metrics.items()},
                     "lr": optimizers[0].param_groups[0]["lr"] if optimizers else 0.0,
                     "seconds": time.perf_counter() - epoch_start,
+                    **task.epoch_record(),
                 }
                 state.history.append(record)
                 current = valid_metrics.get(monitor)
@@ -322,6 +324,7 @@ class Trainer:
             "rng": torch.get_rng_state(),
             "best_model": best_weights,
             "scaler": self.scaler.state_dict(),
+            "task": self._task.state_dict(),
         }
         note = {k: getattr(self.state, k) for k in ("epoch", "step_in_epoch", "global_step")} | {
             "epochs": self.cfg.epochs,
@@ -362,4 +365,5 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
+        self._task.load_state_dict(ckpt.get("task") or {})
         return ckpt.get("best_model")
