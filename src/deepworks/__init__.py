@@ -27,6 +27,7 @@ _PUBLIC = {
     "load_data": "deepworks.tasks",
     "resume": "deepworks.experiment",
     "run": "deepworks.experiment",
+    "tune": "deepworks.tuning",
 }
 __all__ = [*sorted(_PUBLIC), "evaluate"]
 

@@ -9,6 +9,7 @@ import contextlib
 import errno
 import os
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,21 @@ def run(
     threads: int | None = None,
     overrides: list[str] | None = None,
     progress: bool = True,
+    callbacks: list[Callback] | None = None,
+    info: dict[str, Any] | None = None,
 ):
-    """Train, then evaluate on the test split; returns the loaded run.
+    """Train, then evaluate on the test split; returns the loaded run. ``callbacks`` join the
+    Trainer's (a search's pruning); ``info`` is kept in the run's run.json (its study).
 
     >>> result = deepworks.run("examples/iris.yaml", overrides=["train.epochs=2"])  # doctest: +SKIP
     >>> result.metrics["test"]["accuracy"]  # doctest: +SKIP
     """
     cfg = load_config(config, overrides)
+    if cfg.model.name == "auto":  # a run per family that fits; the best on validation
+        from deepworks.automodel import choose_model
+
+        return choose_model(cfg, lambda raw, tag: run(raw, runs_dir=runs_dir, threads=threads,
+                                                      progress=progress, info=tag))  # fmt: skip
     set_threads(cfg.train.threads if threads is None else threads)
     distributed.init_from_env(cfg.train.device)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
@@ -103,8 +112,11 @@ def run(
             path=str(folder.path.resolve()),
             pid=os.getpid(),
             threads=torch.get_num_threads(),  # resume uses the same: thread count changes sums
+            **(info or {}),
         )
-        return _failing_cleanly(folder, cfg, bundle, resume=False, progress=progress)
+        return _failing_cleanly(
+            folder, cfg, bundle, resume=False, progress=progress, callbacks=callbacks or []
+        )
 
 
 def resume(
@@ -167,7 +179,12 @@ def _failing_cleanly(folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundl
 
 
 def _train_and_evaluate(
-    folder: RunFolder, cfg: ExperimentConfig, bundle: DataBundle, resume: bool, progress: bool
+    folder: RunFolder,
+    cfg: ExperimentConfig,
+    bundle: DataBundle,
+    resume: bool,
+    progress: bool,
+    callbacks: Sequence[Callback] = (),
 ):
     """Load, fit, run the analyses, write the folder."""
     from deepworks.predict import load
@@ -196,7 +213,11 @@ def _train_and_evaluate(
         eval_batch_size=cfg.data.eval_batch_size,
         num_workers=cfg.data.num_workers,
         checkpoint_dir=folder.checkpoints,
-        callbacks=[_LogEpochs(folder), _EpochFigures(task, model, folder.path / "samples")],
+        callbacks=[
+            _LogEpochs(folder),
+            _EpochFigures(task, model, folder.path / "samples"),
+            *callbacks,
+        ],
         progress=progress,
         bucket=cfg.data.bucket,
     )

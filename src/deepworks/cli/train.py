@@ -12,6 +12,7 @@ from deepworks.cli.app import (
     Quiet,
     RunsDir,
     Threads,
+    _console,
     _finish,
     app,
 )
@@ -85,6 +86,45 @@ def resume(
     result = resume_run(run_id, runs_dir=runs_dir, threads=threads, progress=not quiet)
     if result is not None:
         _finish(result)
+
+
+@app.command()
+def tune(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML with a `tune:` section.")],
+    trials: Annotated[int, typer.Option(help="Finished trials the study should hold.")] = 20,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop starting trials after this many seconds.")
+    ] = None,
+    runs_dir: RunsDir = Path("runs"),
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Search CONFIG's `tune:` space with Optuna (each trial a run); run again to continue."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from deepworks.tuning import tune as tune_study
+
+    result = tune_study(config, trials, timeout=timeout, runs_dir=runs_dir, threads=threads,
+                        progress=not quiet)  # fmt: skip
+    table = Table(title=f"study {result.study}")
+    for column in ("trial", "state", "value", "settings"):
+        table.add_column(column)
+    for t in result.trials:
+        value = "" if t["value"] is None else f"{t['value']:.4f}"
+        settings = ", ".join(f"{k}={_short(v)}" for k, v in t["settings"].items())
+        table.add_row(str(t["number"]), t["state"], value, escape(settings))
+    _console().print(table)
+    print(f"best: trial value {result.best_value:.4f}, run {result.best_run}")
+    print(f"best config: {result.best_config}")
+
+
+def _short(text: str) -> str:
+    """A setting as the table shows it: floats to four significant digits."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    return f"{value:.4g}" if isinstance(value, float) else text
 
 
 @app.command()

@@ -35,15 +35,29 @@ def _check_params(params_cls: type, given: dict[str, Any], owner: str, noun: str
     parse_params(params_cls, given, owner)
 
 
+@dataclasses.dataclass
+class AutoParams:
+    """`model: auto`: the families that fit the data, each with its preset settings."""
+
+    budget: float = 1800.0  # seconds: no candidate starts after this (the first always runs)
+    candidates: list[str] | None = None  # these families only (default: all that fit)
+
+
 class ModelConfig(BaseModel):
     """`name` picks a registered model; every other key is one of that model's parameters."""
 
     model_config = ConfigDict(extra="allow")
-    name: str = Field(description="A registered model (`deepworks models`).")
+    name: str = Field(
+        description="A registered model (`deepworks models`), or `auto`: each family that "
+        "fits the data, with its preset settings, picked by validation (`budget`: seconds)."
+    )
 
     @model_validator(mode="after")
     def _known_model_and_params(self, info: ValidationInfo) -> ModelConfig:
         registries = _registries(info)
+        if self.name == "auto":
+            _check_params(AutoParams, self.params, "model `auto`", "parameter")
+            return self
         if registries is None:
             return self
         _check_registered("model", self.name, info)
@@ -186,6 +200,24 @@ class DistillConfig(_Section):
     )
 
 
+class TuneRange(_Section):
+    """A range to search: numbers from `low` to `high` (integers when both are), on a log
+    scale or in steps of `step` if asked."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TuneRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range needs low > 0")
+        return self
+
+
 class ExperimentConfig(_Section):
     """A whole experiment: what data, which model, which task, how to train and evaluate."""
 
@@ -201,11 +233,24 @@ class ExperimentConfig(_Section):
     evaluate: EvaluateConfig = EvaluateConfig()
     deploy: DeployConfig = DeployConfig()
     distill: DistillConfig | None = None
+    tune: dict[str, list[Any] | TuneRange] = Field(
+        default_factory=dict,
+        description="`deepworks tune`: the search space — a config key (dotted, e.g. "
+        "train.optimizer.lr) → a list of values to choose from, or {low, high, log, step}.",
+    )
     agent: dict[str, Any] = Field(
         default_factory=dict,
         description="Reinforcement learning and self-play: the agent's settings (the task's "
         "`Params`: discount, rollout, replay buffer, search, ...), type-checked.",
     )
+
+    @field_validator("tune")
+    @classmethod
+    def _choices(cls, space: dict[str, Any]) -> dict[str, Any]:
+        for key, spec in space.items():
+            if isinstance(spec, list) and not spec:
+                raise ValueError(f"tune: `{key}` lists no values to choose from")
+        return space
 
     @field_validator("task")
     @classmethod
@@ -218,7 +263,7 @@ class ExperimentConfig(_Section):
         encoder reads only its own tokens: tokenize the data with its tokenizer unless the
         config names a pretrained tokenizer itself."""
         registries = _registries(info)
-        if registries is None:
+        if registries is None or self.model.name == "auto":
             return self
         meta = registries("model").entry(self.model.name).meta
         if meta.get("data_needs"):  # what the model cannot work without

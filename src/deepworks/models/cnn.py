@@ -64,6 +64,7 @@ class CNN(Model):
     ("image", "audio"),
     "small ConvNet for images of any size (and spectrograms)",
     tasks=("classification",),
+    auto=[{}],
 )
 def cnn(schema: Schema, p: CNNParams) -> nn.Module:
     return CNN(schema.input_shape, schema.n_outputs, p)

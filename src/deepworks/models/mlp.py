@@ -96,6 +96,7 @@ class MLP(Model):
     ("table", "image", "series"),
     "dense layers, flattened input",
     tasks=("classification", "regression", "forecast"),
+    auto=[{"hidden": [16], "dropout": 0.2}, {"hidden": [128, 64]}],
 )
 def mlp(schema: Schema, p: MLPParams) -> nn.Module:
     table = schema.encoder if schema.encoder.get("kind") == "table" else None

@@ -96,4 +96,5 @@ for _cell in CELLS:
         ("text", "series"),
         f"{_cell.upper()} for text, series",
         tasks=("classification", "regression", "forecast", "language-model"),
+        auto=[{"bidirectional": True, "dropout": 0.4}] if _cell == "lstm" else [],
     )(lambda schema, p, _cell=_cell: RecurrentNet(_cell, schema, p))

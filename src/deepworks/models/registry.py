@@ -30,14 +30,16 @@ def register_model(
     tasks: tuple[str, ...],
     tokenizer: Callable[[dict], str] | None = None,
     data_needs: dict[str, Any] | None = None,
+    auto: list[dict[str, Any]] | None = None,
 ):
     """Register a model factory with its parameter dataclass, the kinds of data and the tasks
     it does; ``tokenizer(params)`` names the tokenizer a pretrained text model needs its data
     in; ``data_needs`` are `data.` settings the model cannot work without (a wav2vec2 reads
-    the waveform, not a spectrogram). The factory returns a :class:`deepworks.core.Model`."""
+    the waveform, not a spectrogram); ``auto`` are the settings `model: auto` tries it with.
+    The factory returns a :class:`deepworks.core.Model`."""
     return MODELS.register(
         name, help=help, params=params, modalities=modalities, tasks=tasks, tokenizer=tokenizer,
-        data_needs=data_needs or {},
+        data_needs=data_needs or {}, auto=auto or [],
     )  # fmt: skip
 
 

@@ -125,6 +125,7 @@ class TransformerNet(Model):
     ("text", "series"),
     "Transformer encoder, CLS/mean pooling",
     tasks=("classification", "regression", "forecast", "language-model"),
+    auto=[{"d_model": 64, "layers": 2, "ff_dim": 128, "dropout": 0.3}],
 )
 def transformer(schema: Schema, p: TransformerParams) -> nn.Module:
     return TransformerNet(schema, p)
