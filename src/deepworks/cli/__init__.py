@@ -17,7 +17,7 @@ from deepworks.cli.app import app
 from deepworks.core.errors import DeepworksError
 
 # Importing a command module registers its commands, in the order `--help` lists them.
-for _module in ("train", "use", "deploy", "listing"):
+for _module in ("train", "use", "deploy", "dashboard", "listing"):
     importlib.import_module(f"deepworks.cli.{_module}")
 
 __all__ = ["app", "main"]

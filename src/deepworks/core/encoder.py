@@ -74,6 +74,11 @@ class Encoder:
         """The columns every JSON row of a request must carry."""
         return []
 
+    def request_fields(self) -> list[dict[str, Any]]:
+        """A form for one request's row (the dashboard's "try it"): per column its `name`,
+        `kind` (number, choice, text), a typical `default` and, for a choice, `choices`."""
+        return [{"name": c, "kind": "text", "default": ""} for c in self.request_columns()]
+
     def decode_upload(self, data: bytes, name: str | None) -> Any:
         """One uploaded file → an input ``request_inputs`` takes."""
         raise DataError("these inputs come as JSON, not uploads")

@@ -198,3 +198,18 @@ class TableEncoder(Encoder):
 
     def request_columns(self) -> list[str]:
         return list(self.columns)
+
+    def request_fields(self) -> list[dict[str, Any]]:
+        """Numbers default to their training median, categories to the first one."""
+        fields = []
+        for column in self.columns:
+            if column in self.numeric:
+                median = self.numeric[column].get("median", 0.0)
+                fields.append({"name": column, "kind": "number", "default": median})
+            elif column in self.categorical:
+                cats = self.categorical[column]
+                fields.append({"name": column, "kind": "choice", "choices": cats,
+                               "default": cats[0] if cats else ""})  # fmt: skip
+            else:  # free text, dates
+                fields.append({"name": column, "kind": "text", "default": ""})
+        return fields
