@@ -52,7 +52,8 @@ def search(threads: int, runs: Path, trials: int) -> str:
     default = result.trials[0]
     best = deepworks.load(result.best_run)
     states = [t["state"] for t in result.trials]
-    settings = ", ".join(f"{k}={v}" for k, v in result.best_params.items())
+    shown = {k: f"{v:.3g}" if isinstance(v, float) else v for k, v in result.best_params.items()}
+    settings = ", ".join(f"{k}={v}" for k, v in shown.items())
     return (
         f"`deepworks tune examples/breast-cancer.yaml --trials {trials}`: {seconds:.0f} s, "
         f"{states.count('complete')} complete and {states.count('pruned')} pruned trials. "

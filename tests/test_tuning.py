@@ -98,6 +98,7 @@ def test_a_killed_search_continues_without_redoing_finished_trials(tmp_path):
     after = _finished(runs)
     assert len(after) == 5  # the study ends with the trials asked for
     assert {t.number: t.params for t in after if t.number in before} == before  # kept as they were
+    assert len({json.dumps(t.params, sort_keys=True) for t in after}) == 5  # none repeated
     runs_of = [t.user_attrs["run"] for t in after]
     assert len(set(runs_of)) == 5  # each finished trial its own run, none trained twice
     assert "best config" in again.stdout

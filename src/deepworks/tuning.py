@@ -149,9 +149,10 @@ def tune(
         storage = f"sqlite:///{(runs_dir / 'studies.sqlite').resolve()}"
         study = optuna.create_study(
             study_name=study_name, storage=storage, direction=direction, load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=cfg.seed),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
         )  # fmt: skip
+        # a continued search draws on from where it stopped, not the same draws again
+        study.sampler = optuna.samplers.TPESampler(seed=cfg.seed + len(study.trials))
         _recover(study, optuna)
         if not study.trials:
             study.enqueue_trial(_defaults(raw, cfg.tune))  # the config as written, first

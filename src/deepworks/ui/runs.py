@@ -82,12 +82,11 @@ def compare(runs_dir: Path, ids: list[str]) -> dict[str, Any]:
     folders = [folder_of(runs_dir, i) for i in ids]
     pages = [run_page(f) for f in folders]
     names = sorted({k for p in pages for k in p["metrics"].get("test", {})})
-    table = []
+    lower_is_better, table = _lower_is_better(pages[0]), []
     for name in names:
         values = [p["metrics"].get("test", {}).get(name) for p in pages]
         known = [v for v in values if isinstance(v, int | float)]
-        lower = name in _lower_is_better(pages[0], name)
-        best = (min if lower else max)(known) if known else None
+        best = (min if name in lower_is_better else max)(known) if known else None
         table.append({"metric": name, "values": values, "best": best})
     first, name = pages[0]["config"].splitlines(), pages[0]["id"]
     diffs = [
@@ -101,8 +100,9 @@ def compare(runs_dir: Path, ids: list[str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _lower_is_better(page: dict[str, Any], name: str) -> set[str]:
-    from deepworks.core.task import TASKS
+def _lower_is_better(page: dict[str, Any]) -> set[str]:
+    """The metrics the first run's task minimizes (the others are maximized)."""
+    from deepworks.tasks import TASKS  # registers the tasks
 
     try:
         task = TASKS.get(page["info"].get("task") or "")

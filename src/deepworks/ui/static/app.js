@@ -7,7 +7,9 @@ const state = { sort: "created", desc: true, filter: "", task: "", dataset: "", 
 
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
   (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-const num = (v) => (typeof v === "number" ? (Math.abs(v) < 1e5 ? v.toFixed(4) : v.toExponential(3)) : esc(v));
+const num = (v) => (typeof v !== "number" ? esc(v) : Number.isInteger(v) ? String(v)
+  : Math.abs(v) < 1e5 ? v.toFixed(4) : v.toExponential(3));
+const setting = (v) => (isFinite(Number(v)) && !Number.isInteger(Number(v)) ? Number(v).toPrecision(3) : v);
 
 async function api(path, options) {
   const response = await fetch(path, options);
@@ -245,7 +247,7 @@ async function studiesView() {
       <div id="study-${i}"></div>
       <h3>Which settings mattered</h3>${Object.entries(s.importance).map(([k, v]) =>
         `<div>${esc(k)} <span class="bar" style="width:${Math.round(v * 300)}px"></span> ${v.toFixed(2)}</div>`).join("") || `<p class="muted">after three finished trials</p>`}
-      ${table(s.trials.map((t) => [t.number, t.state, t.value, Object.entries(t.settings).map(([k, v]) => `${k}=${v}`).join(", ")]), ["trial", "state", "value", "settings"])}
+      ${table(s.trials.map((t) => [t.number, t.state, t.value, Object.entries(t.settings).map(([k, v]) => `${k}=${setting(v)}`).join(", ")]), ["trial", "state", "value", "settings"])}
       </section>`).join("");
   list.forEach((s, i) => {
     const xs = s.trials.map((t) => t.number);
