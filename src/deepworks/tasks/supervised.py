@@ -23,6 +23,8 @@ class Classification(Task):
     """Predict one of N classes; cross-entropy on logits."""
 
     main_metric = "accuracy"
+    # calibration errors shrink as the probabilities get honest
+    lower_is_better = frozenset({"loss", "ece", "ece_calibrated"})
     tags = frozenset(
         {
             "supervised",
