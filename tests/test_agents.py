@@ -53,6 +53,8 @@ def test_ppo_learns_cartpole_far_beyond_a_random_policy(ppo_run):
     assert set(rows) == {"actor-critic (deep)", "random"}
     history = ppo_run.history()
     assert [r["env_steps"] for r in history] == [10240, 20480]  # learning against steps
+    best = max(range(2), key=lambda i: history[i]["valid_mean_return"])
+    assert ppo_run.info["best_epoch"] == best + 1  # early stopping follows the return
     assert {"entropy", "approx_kl", "explained_variance", "train_return"} <= set(history[0])
     assert (ppo_run.path / "returns.png").is_file() and (ppo_run.path / "episode.gif").is_file()
     assert "image/gif" in (ppo_run.path / "report.html").read_text()  # the episode, shown

@@ -75,6 +75,9 @@ class Task:
     row_per_input: ClassVar[bool] = True
     # What data the task needs, said when it is given data it cannot learn from.
     data_hint: ClassVar[str] = ""
+    # Whether evaluation reports a loss; an agent judged by its episodes has none (early
+    # stopping then follows its main metric).
+    evaluates_loss: ClassVar[bool] = True
     # The dataclass of its `agent:` settings (reinforcement learning); None: it takes none.
     Params: ClassVar[type | None] = None
 

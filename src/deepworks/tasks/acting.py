@@ -30,6 +30,7 @@ class Acting(Task):
 
     main_metric = "mean_return"
     automatic_optimization = False
+    evaluates_loss = False  # judged by its episodes (games)
     tags = frozenset({"acts", "explainable"})
     epoch_metrics = frozenset({"mean_return", "return_std", "episode_length"})
     final_metric_names = ("random_mean_return", "random_return_std", "random_episode_length")

@@ -55,6 +55,7 @@ class SelfPlay(Task):
     Params = SelfPlayParams
     main_metric = "score"
     automatic_optimization = False
+    evaluates_loss = False  # judged by its episodes (games)
     tags = frozenset({"acts", "plays"})
     lower_is_better = frozenset({"loss", "loss_rate_random", "loss_rate_minimax"})
     epoch_metrics = frozenset({"score", "loss_rate_minimax", "win_rate_random"})

@@ -298,10 +298,11 @@ class Trainer:
 
     def _monitor(self, task: Task) -> str:
         es = self.cfg.early_stopping
-        known = {"loss", *task.metric_factories()}
+        known = {*(["loss"] if task.evaluates_loss else []), *task.metric_factories()}
         if not es:  # only tracked: the task's main metric when it exists per epoch
             return task.main_metric if task.main_metric in known else "loss"
-        name = es.monitor or "loss"
+        # by default the validation loss; a task without one (an agent) by its main metric
+        name = es.monitor or ("loss" if task.evaluates_loss else task.main_metric)
         if name not in known:
             raise ConfigError(
                 f"train.early_stopping.monitor `{name}` is not a {task.name} metric."
