@@ -99,7 +99,11 @@ class SchedulerConfig(_Section):
 
 class EarlyStoppingConfig(_Section):
     patience: int = Field(5, gt=0, description="Epochs without improvement before stopping.")
-    monitor: str | None = Field(None, description="A validation metric; default: the task's.")
+    monitor: str | None = Field(
+        None,
+        description="A validation metric; default: the loss (a task without one, such as an "
+        "agent: its main metric).",
+    )
     min_delta: float = Field(0.0, ge=0)
     restore_best: bool = Field(True, description="End with the best epoch's weights.")
 

@@ -44,7 +44,7 @@ class Acting(Task):
 
     def __init__(self, schema) -> None:
         super().__init__(schema)
-        self.env = EnvironmentEncoder(**{k: v for k, v in schema.encoder.items() if k != "kind"})
+        self.env = EnvironmentEncoder.from_dict(schema.encoder)
         self.pool: EnvPool | None = None
         self.env_steps = 0
         self.rounds = 0
