@@ -12,14 +12,16 @@ def studies(runs_dir: Path) -> list[dict[str, Any]]:
     if not database.exists():
         return []
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{database.resolve()}"
-    out = []
-    for summary in optuna.get_all_study_summaries(storage):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        out.append(_study(study, optuna))
-    return out
+    try:
+        summaries = optuna.get_all_study_summaries(storage)
+        return [_study(optuna.load_study(study_name=s.study_name, storage=storage), optuna)
+                for s in summaries]  # fmt: skip
+    except SQLAlchemyError:  # a search creating its database this very moment: next poll
+        return []
 
 
 def _study(study: Any, optuna: Any) -> dict[str, Any]:
