@@ -224,3 +224,14 @@ def test_a_pool_of_environments_replays_to_the_same_state():
     for _ in range(30):  # and goes on as one
         actions = rng.integers(0, 2, 3)
         assert np.array_equal(a.step(actions)[0], b.step(actions)[0])
+
+
+@pytest.mark.parametrize(
+    "config", [_ppo(1024, epochs=1), _dqn(1024, epochs=1, learning_starts=256)], ids=["ppo", "dqn"]
+)
+def test_observation_normalization_is_learned_and_kept_in_the_model(config, tmp_path):
+    config["model"]["normalize"] = True
+    config["evaluate"] = {"explain": 0, "baselines": False}
+    run = deepworks.run(config, runs_dir=tmp_path, threads=1, progress=False)
+    norm = run.model.norm  # as saved with the weights: what predict, serve and export use
+    assert float(norm.count) >= 512 and float(norm.var[2]) < 0.1  # a pole's angle stays small

@@ -26,9 +26,8 @@ from deepworks.train.checkpoint import write_json
 RunOne = Callable[[dict[str, Any], dict[str, Any]], Any]  # (config, run.json tags) → a run
 
 
-def candidates(cfg: ExperimentConfig, modality: str, task: str) -> list[tuple[str, dict]]:
+def candidates(auto: AutoParams, modality: str, task: str) -> list[tuple[str, dict]]:
     """(family, its preset) for every registered model that takes this data and task."""
-    auto = parse_params(AutoParams, cfg.model.params, "model `auto`")
     found = [
         (e.name, preset)
         for e in MODELS
@@ -48,15 +47,15 @@ def candidates(cfg: ExperimentConfig, modality: str, task: str) -> list[tuple[st
 def choose_model(cfg: ExperimentConfig, run_one: RunOne) -> Any:
     """Train each candidate within `model.budget` seconds; the best on validation, whose
     folder also holds auto.json (every candidate) and their rows on its leaderboard."""
+    auto = parse_params(AutoParams, cfg.model.params, "model `auto`")
     schema = load_data(cfg.data, cfg.task, cfg.seed).schema
-    found = candidates(cfg, schema.modality, schema.task)
-    budget = parse_params(AutoParams, cfg.model.params, "model `auto`").budget
+    found = candidates(auto, schema.modality, schema.task)
     task = TASKS.get(schema.task)
     metric = cfg.evaluate.main_metric or task.main_metric
     name = cfg.name or f"{cfg.data.dataset}-auto"
     base, started, tried = cfg.to_dict(), time.perf_counter(), []
     for i, (family, preset) in enumerate(found):
-        if i and time.perf_counter() - started > budget:
+        if i and time.perf_counter() - started > auto.budget:
             break  # the budget is spent: the rest are named as not tried
         raw = base | {"model": {"name": family, **preset}, "name": f"{name}-{i}-{family}"}
         tried.append((family, preset, run_one(raw, {"auto": name})))

@@ -77,11 +77,10 @@ def play(
     """Play a board game against a self-play run in the terminal."""
     run = _load(run_id, runs_dir, threads)
     try:
-        outcome = run.play(first=not second)
+        run.play(first=not second)  # the board says who won
     except (EOFError, KeyboardInterrupt):
         print("\ngame abandoned")
         raise typer.Exit(1) from None
-    del outcome  # said on the board
 
 
 @app.command()

@@ -41,6 +41,8 @@ class Acting(Task):
     )
     # The per-round numbers averaged into each epoch's record (besides the returns).
     terms: tuple[str, ...] = ()
+    # What the prediction table calls each action's score.
+    score_name = "probability"
 
     def __init__(self, schema) -> None:
         super().__init__(schema)
@@ -59,7 +61,7 @@ class Acting(Task):
         self.pool = EnvPool(self.env.environment, self.params.envs, seed)
 
     def configure_optimizers(self, model, build):
-        optimizers = [build(model.parameters())]
+        optimizers = super().configure_optimizers(model, build)
         self.base_lr = optimizers[0].param_groups[0]["lr"]  # before a resume restores it
         return optimizers
 
@@ -183,8 +185,6 @@ class Acting(Task):
             for i in range(action.shape[1]):
                 frame[f"action_{i}"] = action[:, i]
         return frame
-
-    score_name = "probability"
 
     def score_columns(self, scores: torch.Tensor) -> np.ndarray:
         """Each action's score as the prediction table shows it: its probability."""

@@ -100,6 +100,7 @@ class DQN(Acting):
     @torch.no_grad()
     def act_and_store(self, model, steps: int, total_env_steps: int) -> float:
         pool, n = self.pool, self.pool.n
+        seen = []
         for _ in range(steps):
             eps = self.epsilon(total_env_steps)
             obs = torch.as_tensor(pool.obs, dtype=torch.float32)
@@ -118,6 +119,9 @@ class DQN(Acting):
             )
             self.note(finished)
             self.env_steps += n
+            seen.append(obs)
+        # the buffer keeps raw observations; the network reads them as it now normalizes
+        model.norm.update(torch.cat(seen))
         return eps
 
     def training_step(self, model: nn.Module, batch: Batch) -> float:

@@ -70,9 +70,6 @@ class SelfPlay(Task):
         self.games_played = 0
 
     # -- training ----------------------------------------------------------------------
-    def configure_optimizers(self, model, build):
-        return [build(model.parameters())]
-
     def self_play(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """One game against itself: each position's view, the search's visit shares and the
         final outcome for the player who moved there."""

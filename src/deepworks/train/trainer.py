@@ -131,7 +131,6 @@ class Trainer:
 
     def _fit(self, model, task, train, valid, resume) -> TrainState:
         cfg = self.cfg
-        self._task = task
         model.to(self.device)
         shard = distributed.world()
         main = shard[0] == 0
@@ -165,7 +164,7 @@ class Trainer:
         validate = Evaluator(task, tracked, self.device)
         best_weights: dict[str, torch.Tensor] | None = None
         if resume:
-            best_weights = self._restore(model, optimizers, schedulers)
+            best_weights = self._restore(model, task, optimizers, schedulers)
         state = self.state
 
         total = steps_per_epoch * cfg.epochs
@@ -201,7 +200,9 @@ class Trainer:
                     )
                     every = cfg.checkpoint_every_steps
                     if every and state.global_step % every == 0:
-                        self._save(model, optimizers, schedulers, best_weights, epoch_end=False)
+                        self._save(
+                            model, task, optimizers, schedulers, best_weights, epoch_end=False
+                        )
 
                 valid_metrics = scalars(validate(model, valid_loader)) if valid_loader else {}
                 loss_sum, seen = distributed.all_sum([state.loss_sum, state.seen])
@@ -239,7 +240,7 @@ class Trainer:
                 if main:  # logs, figures and checkpoints: one writer
                     for cb in self.callbacks:
                         cb.on_epoch_end(self, record)
-                self._save(model, optimizers, schedulers, best_weights)
+                self._save(model, task, optimizers, schedulers, best_weights)
 
         if best_weights is not None and cfg.early_stopping and cfg.early_stopping.restore_best:
             model.load_state_dict(best_weights)
@@ -311,7 +312,9 @@ class Trainer:
         return name
 
     # ---------------------------------------------------------------------- checkpoints
-    def _save(self, model, optimizers, schedulers, best_weights, epoch_end: bool = True) -> None:
+    def _save(
+        self, model, task, optimizers, schedulers, best_weights, epoch_end: bool = True
+    ) -> None:
         if self.checkpoint_dir is None or not distributed.is_main():
             return
         if epoch_end and not self._checkpoint_due():
@@ -325,7 +328,7 @@ class Trainer:
             "rng": torch.get_rng_state(),
             "best_model": best_weights,
             "scaler": self.scaler.state_dict(),
-            "task": self._task.state_dict(),
+            "task": task.state_dict(),
         }
         note = {k: getattr(self.state, k) for k in ("epoch", "step_in_epoch", "global_step")} | {
             "epochs": self.cfg.epochs,
@@ -352,7 +355,7 @@ class Trainer:
         age = time.perf_counter() - self._last_checkpoint
         return age * cfg.checkpoint_budget >= self._checkpoint_cost
 
-    def _restore(self, model, optimizers, schedulers) -> dict[str, torch.Tensor] | None:
+    def _restore(self, model, task, optimizers, schedulers) -> dict[str, torch.Tensor] | None:
         path = (self.checkpoint_dir or Path(".")) / CHECKPOINT
         if not path.is_file():
             raise RunError(f"no checkpoint at {path}; this run cannot be resumed, start it again")
@@ -366,5 +369,5 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
-        self._task.load_state_dict(ckpt.get("task") or {})
+        task.load_state_dict(ckpt.get("task") or {})
         return ckpt.get("best_model")

@@ -13,7 +13,7 @@ from deepworks.metrics.evaluator import scalars
 from deepworks.runs.folder import RunFolder
 from deepworks.runs.index import RunIndex
 
-# Figures a run page shows (any other PNG or GIF in the folder is shown too).
+# The run folder's JSON files a run page shows, each under its name without `.json`.
 _JSON = ("leaderboard.json", "audit.json", "deployment.json", "cv.json", "slices.json",
          "auto.json")  # fmt: skip
 
