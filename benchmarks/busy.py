@@ -1,7 +1,8 @@
 """Busy machines: training time alone and beside two busy competitor processes.
 
 The demo's CNN on digits trains in a fresh process for each setting — `--threads 1`, `2` and
-the default (the CPUs this process may use: affinity and cgroup quota) — first alone, then
+the default (the CPUs this process may use — affinity and cgroup quota — less those
+other processes keep busy) — first alone, then
 while two Python spin loops compete for the cores. With C cores and T threads against two
 single-thread competitors, a fair scheduler gives the run C·T/(T+2) cores' worth of time, so
 proportional degradation is a slowdown of (T+2)/C when T ≤ C; the table sets each measured
@@ -20,7 +21,7 @@ import time
 
 from common import machine, markdown_table, write_section
 
-from deepworks.runtime import available_cpus
+from deepworks.core.cpus import available_cpus
 
 WORKER = """
 import json, sys
@@ -76,10 +77,11 @@ def main() -> None:
         finally:
             for p in spinners:
                 p.kill()
-        t = alone["threads"]
-        bound = max(1.0, (t + 2) / cores) if t <= cores else None
+        t, shared = alone["threads"], busy["threads"]
+        # The cores it used alone over the cores' worth a fair scheduler gives it when busy.
+        bound = max(1.0, t / (cores * shared / (shared + 2))) if t <= cores else None
         slowdown = busy["seconds"] / alone["seconds"]
-        label = f"--threads {threads}" if threads else f"default ({t})"
+        label = f"--threads {threads}" if threads else f"default ({t} alone, {shared} busy)"
         rows.append(
             [
                 label,
@@ -102,8 +104,11 @@ def main() -> None:
             f"`python benchmarks/busy.py --epochs {args.epochs}` on {machine()}: the demo's "
             f"CNN on digits ({args.epochs} epochs), each setting in a fresh process, alone and "
             "beside two single-thread Python spin loops. The default thread count is the CPUs "
-            "the process may use (affinity, then a cgroup CPU quota). `proportional` is the "
-            "slowdown a fair share of the cores would give: (threads + 2) ÷ cores.\n\n" + table,
+            "the process may use (affinity, then a cgroup CPU quota), less those other "
+            "processes keep busy (sampled from /proc/stat while torch loads). `proportional` "
+            "is the slowdown a fair share of the cores would give: the threads it ran alone "
+            "over the cores' worth a fair scheduler grants its threads beside two competitors "
+            "(T ÷ (cores·T′/(T′+2)); (T+2) ÷ cores when the count is fixed).\n\n" + table,
         )
 
 

@@ -23,6 +23,8 @@ import deepworks
 CASES = {
     "digit-scenes-detection": (("map_50", "map"), "components"),
     "digit-scenes-faster-rcnn": (("map_50", "map"), "components"),
+    "digit-scenes-detection-lite0": (("map_50", "map"), "components"),
+    "digit-scenes-ssdlite": (("map_50", "map"), "components"),
     "digit-scenes-instances": (("mask_map_50", "mask_map", "map_50"), "components"),
     "digit-scenes-segmentation": (("mean_iou", "dice", "pixel_accuracy"), "pixel_logistic"),
 }
@@ -66,7 +68,9 @@ def main() -> None:
         "scenes",
         f"## Detection and segmentation on digit-scenes\n\n`python benchmarks/scenes.py "
         f"--threads {args.threads}` on {machine()}: each example trained as `deepworks run` "
-        "trains it; COCO mAP by pycocotools, mean IoU with the background.\n\n" + table,
+        "trains it; COCO mAP by pycocotools, mean IoU with the background. Rows left out of "
+        "a run (`--only`) keep their earlier figures; some of those ran beside other work, "
+        "which shows in their seconds.\n\n" + table,
     )
 
 

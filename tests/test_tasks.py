@@ -67,7 +67,9 @@ def _data(n=64):
 def test_a_task_with_two_optimizers_trains_both_and_checkpoints_them(tmp_path):
     model = Model()
     model.a, model.b = nn.Linear(2, 1), nn.Linear(2, 1)
-    cfg = TrainConfig(epochs=10, optimizer=OptimizerConfig(name="adam", lr=0.1))
+    cfg = TrainConfig(
+        epochs=10, optimizer=OptimizerConfig(name="adam", lr=0.1), checkpoint_budget=1
+    )
     trainer = Trainer(cfg, batch_size=16, progress=False, checkpoint_dir=tmp_path)
     state = trainer.fit(model, TwoPlayers(SCHEMA), _data(), None)
     assert state.history[-1]["train_loss"] < state.history[0]["train_loss"] / 2

@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from deepworks.core import cpus  # noqa: F401  (its first look at the CPUs, before torch loads)
+
 __version__ = "0.1.0"
 
 _PUBLIC = {

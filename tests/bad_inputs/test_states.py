@@ -92,7 +92,7 @@ def test_a_disk_that_fills_up_mid_run_fails_it_cleanly_and_resume_finishes_it(
     uninterrupted run ends."""
     import errno
 
-    raw = tiny_config("iris", epochs=3) | {"name": "full"}
+    raw = tiny_config("iris", epochs=3, checkpoint_budget=1.0) | {"name": "full"}
     whole = deepworks.run(raw, runs_dir=tmp_path / "whole", progress=False)
     real_write, calls = Path.write_bytes, []
 
@@ -134,7 +134,8 @@ def test_run_files_are_readable_by_others_and_killed_writes_leave_nothing(tmp_pa
 
     from deepworks.train.checkpoint import TEMP_PREFIX, remove_stale_temps
 
-    run = deepworks.run(tiny_config("iris", epochs=1), runs_dir=tmp_path / "runs", progress=False)
+    raw = tiny_config("iris", epochs=1, checkpoint_budget=1.0)  # a checkpoint to read
+    run = deepworks.run(raw, runs_dir=tmp_path / "runs", progress=False)
     mask = os.umask(0)
     os.umask(mask)
     for name in ("model.safetensors", "config.yaml", "run.json", "checkpoints/last.pt"):

@@ -12,8 +12,8 @@ from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.analyses.baselines import ALWAYS, baseline_rows, fitting, ranked_by
+from deepworks.core.cpus import available_cpus
 from deepworks.core.task import Task
-from deepworks.runtime import available_cpus
 from deepworks.train.checkpoint import write_json
 
 

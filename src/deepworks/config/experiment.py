@@ -122,9 +122,9 @@ class TrainConfig(_Section):
         gt=0,
         le=1,
         description="The most of the training time that epoch-end checkpoints may take: an "
-        "epoch's checkpoint is left out while the last one is younger than its cost divided by "
-        "this (epochs of a few milliseconds); the first and last epochs' are always written, "
-        "and 1 writes every epoch. Resuming is exact from any checkpoint.",
+        "epoch's checkpoint is left out while the last one (or the start of training) is younger "
+        "than its cost divided by this (epochs of a few milliseconds); 1 writes every epoch. "
+        "Resuming is exact from any checkpoint.",
     )
     threads: int | None = Field(None, gt=0, description="CPU threads for PyTorch.")
     device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"

@@ -165,7 +165,8 @@ class Task:
 
     # -- evaluation ---------------------------------------------------------------------
     def metrics(self, names: set[str] | None = None):
-        """The task's metrics as a torchmetrics collection; ``names`` picks a subset."""
+        """The task's metrics, updated and computed as one (a torchmetrics collection, or one
+        metric computing a dict); ``names`` picks a subset."""
         from torchmetrics import MetricCollection
 
         chosen = {k: m for k, m in self.metric_factories().items() if names is None or k in names}

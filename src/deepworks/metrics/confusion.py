@@ -37,17 +37,18 @@ class ConfusionScores(Metric):
         m = self.matrix.double()
         hits, actual, predicted = m.diagonal(), m.sum(1), m.sum(0)
         present = (actual + predicted) > 0
+        if not present.any():
+            present = torch.ones_like(present)  # nothing seen: every score is 0
 
         def macro(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-            ratio = torch.where(denominator > 0, numerator / denominator.clamp(min=1), 0.0)
-            return ratio[present].mean() if present.any() else torch.tensor(0.0)
+            return (numerator / denominator.clamp(min=1))[present].mean()  # 0 where 0/0
 
-        recall = macro(hits, actual)
+        recall = macro(hits, actual) if self.names & {"recall", "balanced_accuracy"} else None
         scores = {
-            "accuracy": hits.sum() / m.sum().clamp(min=1),
-            "balanced_accuracy": recall,
-            "precision": macro(hits, predicted),
-            "recall": recall,
-            "f1": macro(2 * hits, actual + predicted),
+            "accuracy": lambda: hits.sum() / m.sum().clamp(min=1),
+            "balanced_accuracy": lambda: recall,
+            "precision": lambda: macro(hits, predicted),
+            "recall": lambda: recall,
+            "f1": lambda: macro(2 * hits, actual + predicted),
         }
-        return {k: v.float() for k, v in scores.items() if k in self.names}
+        return {k: scores[k]().float() for k in self.names}

@@ -18,6 +18,7 @@ from deepworks.models import (  # noqa: F401  (registers the families)
     rnn_seq2seq,
     segmenter,
     som,
+    ssdlite,
     transformer,
     transformer_ctc,
     transformer_seq2seq,

@@ -3,8 +3,11 @@ GIoU losses) on a backbone sized for the scenes.
 
 ``backbone: tiny`` is a from-scratch ConvNet that suits 2 CPU cores: a stride-8 path for
 context added onto a stride-4 map (small objects keep 4-pixel cells). ``backbone:
-mobilenet_v3`` is torchvision's MobileNetV3-Large with an FPN, its ImageNet weights when
-``weights`` names them (downloaded once by torchvision) or a ``.pth`` file holds them.
+efficientnet_lite0`` is EfficientNet-Lite0 with torchvision's FPN over its stride-4, 8 and 16
+features, read at stride 4 as the tiny one is; ``weights: imagenet`` starts it from the
+ImageNet weights that ship offline (or a ``.pth`` file). ``backbone: mobilenet_v3`` is
+torchvision's MobileNetV3-Large with an FPN, its ImageNet weights when ``weights`` names them
+(downloaded once by torchvision) or a ``.pth`` file holds them.
 
 The wrapper runs torchvision's own pieces (backbone, head, anchors, loss, post-processing) on
 images as the encoder made them (normalized, at the run's size: torchvision's resizing
@@ -29,11 +32,13 @@ from deepworks.models.registry import register_model
 
 @dataclass
 class DetectorParams:
-    backbone: str = "tiny"  # tiny | mobilenet_v3
+    backbone: str = "tiny"  # tiny | efficientnet_lite0 | mobilenet_v3
     width: int = 32  # tiny: channels of the first stage (doubled per stage)
     features: int = 64  # channels the head sees
     head_convs: int = 2  # conv layers in each head branch
-    weights: str | None = None  # mobilenet_v3: torchvision weights name or a .pth file
+    # efficientnet_lite0: `imagenet` (shipped) or a .pth file; mobilenet_v3: a torchvision
+    # weights name or a .pth file
+    weights: str | None = None
     score_threshold: float = 0.05  # detections below are dropped
     nms_threshold: float = 0.5
     max_detections: int = 50  # per image
@@ -66,6 +71,26 @@ class TinyBackbone(nn.Module):
         return OrderedDict([("0", self.smooth(self.lateral4(c4) + up))])
 
 
+class LiteFPN(nn.Module):
+    """EfficientNet-Lite0's stride-4, 8 and 16 features joined top-down by torchvision's FPN,
+    given at stride 4: the finest map, with the deeper levels' context added in."""
+
+    def __init__(self, channels: int, size: int, weights: str | None, features: int) -> None:
+        from torchvision.ops import FeaturePyramidNetwork
+
+        from deepworks.models.lite_encoder import LiteEncoder
+
+        super().__init__()
+        self.encoder = LiteEncoder(channels, size, weights, levels=4)
+        self.fpn = FeaturePyramidNetwork(self.encoder.channels[1:4], features)
+        self.out_channels = features
+
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        levels = self.encoder(x)[1:4]
+        pyramid = self.fpn(OrderedDict((str(i), f) for i, f in enumerate(levels)))
+        return OrderedDict([("0", pyramid["0"])])
+
+
 class Detector(Model):
     """FCOS whose forward takes (images, targets) and returns ``losses`` when targets are
     given and ``detections`` (boxes, scores, labels per image) when not training."""
@@ -75,7 +100,7 @@ class Detector(Model):
         from torchvision.models.detection.anchor_utils import AnchorGenerator
 
         super().__init__()
-        backbone, sizes = self._backbone(schema.input_shape[0], p)
+        backbone, sizes = self._backbone(schema.input_shape, p)
         self.fcos = FCOS(  # its resizing transform goes unused: `decode` takes the images as is
             backbone,
             num_classes=len(schema.classes or []),
@@ -94,14 +119,19 @@ class Detector(Model):
         self._grid_sizes: dict[tuple[int, ...], list[tuple[int, int]]] = {}
 
     @staticmethod
-    def _backbone(channels: int, p: DetectorParams) -> tuple[nn.Module, tuple]:
+    def _backbone(shape: tuple[int, ...], p: DetectorParams) -> tuple[nn.Module, tuple]:
+        channels = shape[0]
+        if p.backbone in ("tiny", "efficientnet_lite0") and p.features % 32:
+            raise ValueError("`features` must be a multiple of 32 (the head's GroupNorm)")
         if p.backbone == "tiny":
-            if p.features % 32:
-                raise ValueError("`features` must be a multiple of 32 (the head's GroupNorm)")
             return TinyBackbone(channels, p.width, p.features), ((16,),)
+        if p.backbone == "efficientnet_lite0":
+            return LiteFPN(channels, max(shape[1:]), p.weights, p.features), ((16,),)
         if p.backbone == "mobilenet_v3":
             return _mobilenet_fpn(channels, p.weights), ((32,), (64,), (128,))
-        raise ValueError(f"backbone `{p.backbone}` is not one of: tiny, mobilenet_v3")
+        raise ValueError(
+            f"backbone `{p.backbone}` is not one of: tiny, efficientnet_lite0, mobilenet_v3"
+        )
 
     @staticmethod
     def _trim(convs: nn.Sequential, n: int) -> nn.Sequential:

@@ -1,6 +1,6 @@
-"""Semantic segmentation: a U-Net (Ronneberger et al., 2015) sized by its widths, and
-torchvision's LR-ASPP (MobileNetV3-Large) and DeepLabV3 (MobileNetV3-Large or ResNet-50);
-each gives class scores per pixel (N, C, H, W)."""
+"""Semantic segmentation: a U-Net (Ronneberger et al., 2015) sized by its widths or on a
+pretrained EfficientNet-Lite0 encoder, and torchvision's LR-ASPP (MobileNetV3-Large) and
+DeepLabV3 (MobileNetV3-Large or ResNet-50); each gives class scores per pixel (N, C, H, W)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from deepworks.models.registry import register_model
 class UNetParams:
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])  # channels per level
     dropout: float = 0.0  # at the bottom of the U
+    # the down path: its own (`widths`), or EfficientNet-Lite0's blocks, whose levels then
+    # set the widths (16, 24, 40, 112, 320 channels at strides 2 to 32)
+    encoder: Literal["own", "efficientnet_lite0"] = "own"
+    pretrained: str | None = None  # efficientnet_lite0: `imagenet` (shipped) or a .pth file
 
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -64,12 +68,40 @@ class UNet(Model):
             skips.append(x)
         x = self.bottom(x)
         for up, merge, skip in zip(self.up, self.merge, reversed(skips), strict=True):
-            x = up(x)
-            x = nn.functional.pad(
-                x, (0, skip.shape[-1] - x.shape[-1], 0, skip.shape[-2] - x.shape[-2])
-            )
-            x = merge(torch.cat([skip, x], dim=1))
+            x = merge(_joined(skip, up(x)))
         return self.head(x)
+
+
+def _joined(skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``x`` upsampled, padded to the skip's size (odd sizes do not halve evenly), and
+    stacked after the skip's channels."""
+    x = nn.functional.pad(x, (0, skip.shape[-1] - x.shape[-1], 0, skip.shape[-2] - x.shape[-2]))
+    return torch.cat([skip, x], dim=1)
+
+
+class EncoderUNet(Model):
+    """A U-Net whose down path is a pretrained encoder (``LiteEncoder``): up from its deepest
+    features, joining each finer level's, and last the image itself, so masks keep its
+    pixel edges."""
+
+    def __init__(self, channels: int, classes: int, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        widths = encoder.channels  # fine to coarse
+        self.up, self.merge = nn.ModuleList(), nn.ModuleList()
+        joins = [*reversed(widths[:-1]), channels]  # what each step up joins: a level, the image
+        cin = widths[-1]
+        for w, joined in zip([*reversed(widths[:-1]), widths[0]], joins, strict=True):
+            self.up.append(nn.ConvTranspose2d(cin, w, 2, stride=2))
+            self.merge.append(_double_conv(joined + w, w))
+            cin = w
+        self.head = nn.Conv2d(cin, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        *skips, y = self.encoder(x)
+        for up, merge, skip in zip(self.up, self.merge, [*reversed(skips), x], strict=True):
+            y = merge(_joined(skip, up(y)))
+        return self.head(y)
 
 
 @dataclass
@@ -121,7 +153,15 @@ def _rgb(name: str, schema: Schema) -> None:
     "unet", UNetParams, ("scenes",), "U-Net for per-pixel classes", tasks=("segmentation",)
 )
 def unet(schema: Schema, p: UNetParams) -> nn.Module:
-    return UNet(schema.input_shape[0], schema.n_outputs, p)
+    channels = schema.input_shape[0]
+    if p.encoder == "own":
+        if p.pretrained:
+            raise ValueError("`pretrained` weights need `encoder: efficientnet_lite0`")
+        return UNet(channels, schema.n_outputs, p)
+    from deepworks.models.lite_encoder import LiteEncoder
+
+    encoder = LiteEncoder(channels, max(schema.input_shape[1:]), p.pretrained)
+    return EncoderUNet(channels, schema.n_outputs, encoder)
 
 
 @register_model(

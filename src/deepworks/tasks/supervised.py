@@ -83,12 +83,8 @@ class Classification(Task):
         update a batch; anything more: torchmetrics' own."""
         from deepworks.metrics.confusion import SCORES, ConfusionScores
 
-        if names is not None and names <= SCORES:
-            from torchmetrics import MetricCollection
-
-            return MetricCollection(
-                {"scores": ConfusionScores(self.schema.n_outputs, frozenset(names))}
-            )
+        if names is not None and names <= SCORES:  # one metric: no collection around it
+            return ConfusionScores(self.schema.n_outputs, frozenset(names))
         return super().metrics(names)
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:

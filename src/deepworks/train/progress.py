@@ -28,7 +28,7 @@ def _fmt(metrics: dict[str, Any]) -> str:
 class ProgressBar:
     def __init__(self, total: int, enabled: bool = True) -> None:
         self.total, self.enabled = total, enabled
-        self.live = enabled and sys.stderr.isatty()
+        self.live = enabled and sys.stderr.isatty()  # a bar redrawn each step
         self._progress: Progress | None = None
         self._task = None
         self._start = time.perf_counter()

@@ -107,7 +107,7 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.state = TrainState()
         self.parameter_spread = 0.0  # across processes, after fit (0.0: replicas agree)
-        self._checkpoint_cost: float | None = None  # seconds the last checkpoint took here
+        self._checkpoint_cost = 0.0  # seconds the last checkpoint took (before one: a guess)
         self._last_checkpoint = 0.0
 
     # ------------------------------------------------------------------------------ fit
@@ -143,7 +143,8 @@ class Trainer:
             else None
         )
         steps_per_epoch = math.ceil(len(train) / self.batch_size)
-        if cfg.channels_last and self._has_conv2d(model):
+        channels_last = cfg.channels_last and self._has_conv2d(model)
+        if channels_last:
             model.to(memory_format=torch.channels_last)
         net = self._replicated(model, task)
         if cfg.compile:  # compiled once; the step runs through it, weights stay the model's
@@ -166,6 +167,12 @@ class Trainer:
         if resume:
             best_weights = self._restore(model, task, optimizers, schedulers)
         state = self.state
+        # Training time counts towards the first checkpoint as it does between two: a guess
+        # of its cost (a few ms, more for big weights) until one has been measured.
+        self._last_checkpoint = time.perf_counter()
+        self._checkpoint_cost = 2e-3 + 3 * sum(p.nbytes for p in model.parameters()) / 2e8
+        on_device = self.device.type != "cpu"  # batches arrive on the CPU: moved, or used
+        every = cfg.checkpoint_every_steps
 
         total = steps_per_epoch * cfg.epochs
         with (
@@ -181,24 +188,23 @@ class Trainer:
                 train.set_epoch(state.epoch)  # augmentation draws anew each epoch
                 model.train()
                 for raw in loader:
-                    batch = Batch.of(raw).to(self.device, non_blocking=True)
-                    if (
-                        cfg.channels_last
-                        and isinstance(batch.x, torch.Tensor)
-                        and batch.x.dim() == 4
-                    ):
+                    batch = Batch.of(raw)
+                    if on_device:
+                        batch = batch.to(self.device, non_blocking=True)
+                    if channels_last and isinstance(batch.x, torch.Tensor) and batch.x.dim() == 4:
                         batch.x = batch.x.contiguous(memory_format=torch.channels_last)
                     loss = self._step(net, task, batch, optimizers, schedulers)
+                    n = len(batch)
                     state.step_in_epoch += 1
                     state.global_step += 1
-                    state.loss_sum += loss * len(batch)
-                    state.seen += len(batch)
-                    bar.update(
-                        state.global_step,
-                        f"epoch {state.epoch + 1}/{cfg.epochs}",
-                        {"loss": state.loss_sum / state.seen},
-                    )
-                    every = cfg.checkpoint_every_steps
+                    state.loss_sum += loss * n
+                    state.seen += n
+                    if bar.live:  # a terminal's bar, redrawn each step
+                        bar.update(
+                            state.global_step,
+                            f"epoch {state.epoch + 1}/{cfg.epochs}",
+                            {"loss": state.loss_sum / state.seen},
+                        )
                     if every and state.global_step % every == 0:
                         self._save(
                             model, task, optimizers, schedulers, best_weights, epoch_end=False
@@ -344,16 +350,13 @@ class Trainer:
             cb.on_checkpoint(self, self.state)
 
     def _checkpoint_due(self) -> bool:
-        """At an epoch's end: the first and last epochs', and any other once the last
-        checkpoint is old enough that writing keeps within `train.checkpoint_budget` (1: every
-        epoch's, however long the writing takes)."""
-        state, cfg = self.state, self.cfg
-        if self._checkpoint_cost is None or state.epoch >= cfg.epochs or state.stopped_early:
-            return True
-        if cfg.checkpoint_budget >= 1:
+        """At an epoch's end: once the last checkpoint (or the start of training) is old
+        enough that writing keeps within `train.checkpoint_budget` (1: every epoch's, however
+        long the writing takes). A run killed before its first one starts over, exactly."""
+        if self.cfg.checkpoint_budget >= 1:
             return True
         age = time.perf_counter() - self._last_checkpoint
-        return age * cfg.checkpoint_budget >= self._checkpoint_cost
+        return age * self.cfg.checkpoint_budget >= self._checkpoint_cost
 
     def _restore(self, model, task, optimizers, schedulers) -> dict[str, torch.Tensor] | None:
         path = (self.checkpoint_dir or Path(".")) / CHECKPOINT
