@@ -95,11 +95,12 @@ def test_ssdlite_trains_exports_with_parity_and_explains(tmp_path, cli):
         "task": "detection",
         "data": {"dataset": "digit-scenes", "batch_size": 16, "limit": 60},
         "model": {"name": "ssdlite", "input_size": 128, "score_threshold": 0.01},
-        "train": {"epochs": 1, "optimizer": {"name": "adamw", "lr": 0.002}},
+        "train": {"epochs": 2, "optimizer": {"name": "adamw", "lr": 0.002}},
         "evaluate": {"explain": 1, "baselines": False},
     }
     run = deepworks.run(raw, runs_dir=tmp_path, threads=1, progress=False)
-    assert 0.0 <= run.metrics["test"]["map_50"] <= 1.0
+    first, second = (r["train_loss"] for r in run.history())
+    assert second < 0.9 * first  # SSD's matched boxes and hard negatives are being learned
     assert len(list((run.path / "explanations").glob("*.png"))) >= 1  # Grad-CAM on a box
     exported = cli("export", run.path, "--threads", "1", "--no-int8")
     assert exported.code == 0, exported.err

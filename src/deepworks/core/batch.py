@@ -72,6 +72,13 @@ class Batch:
         x, y = value
         return cls(x, y)
 
+    @classmethod
+    def loaded(cls, value: Batch | tuple | list, device: torch.device) -> Batch:
+        """A loader's batch on ``device``. Loaders give CPU tensors, so on the CPU it is used
+        as is: a small model's every step would otherwise rebuild it for nothing."""
+        batch = cls.of(value)
+        return batch if device.type == "cpu" else batch.to(device, non_blocking=True)
+
 
 def concat(parts: list[Payload]) -> Payload:
     """Batches of the same structure joined along the first dimension (tensors concatenated,

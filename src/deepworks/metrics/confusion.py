@@ -43,12 +43,11 @@ class ConfusionScores(Metric):
         def macro(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
             return (numerator / denominator.clamp(min=1))[present].mean()  # 0 where 0/0
 
-        recall = macro(hits, actual) if self.names & {"recall", "balanced_accuracy"} else None
-        scores = {
+        scores = {  # only the asked ones are computed
             "accuracy": lambda: hits.sum() / m.sum().clamp(min=1),
-            "balanced_accuracy": lambda: recall,
+            "balanced_accuracy": lambda: macro(hits, actual),  # = macro recall
             "precision": lambda: macro(hits, predicted),
-            "recall": lambda: recall,
+            "recall": lambda: macro(hits, actual),
             "f1": lambda: macro(2 * hits, actual + predicted),
         }
         return {k: scores[k]().float() for k in self.names}

@@ -32,9 +32,9 @@ class Evaluator:
         self.loss.reset()
         was_training = model.training
         model.eval()
-        on_device = torch.device(self.device).type != "cpu"  # batches arrive on the CPU
+        device = torch.device(self.device)
         for raw in loader:
-            batch = Batch.of(raw).to(self.device) if on_device else Batch.of(raw)
+            batch = Batch.loaded(raw, device)
             batch_loss, preds, target = self.task.evaluation_step(model, batch)
             if batch_loss is not None:
                 self.loss.update(batch_loss, weight=len(batch))

@@ -191,14 +191,19 @@ class Detector(Model):
     def _grids(self, shape: tuple[int, ...]) -> list[tuple[int, int]]:
         """The backbone's feature-map sizes for images of ``shape`` (measured once)."""
         if shape not in self._grid_sizes:
-            with torch.no_grad():
-                probe = torch.zeros(1, *shape, device=next(self.parameters()).device)
-                was = self.fcos.backbone.training
-                self.fcos.backbone.eval()
-                maps = self.fcos.backbone(probe).values()
-                self.fcos.backbone.train(was)
-            self._grid_sizes[shape] = [tuple(m.shape[-2:]) for m in maps]
+            self._grid_sizes[shape] = feature_map_sizes(self.fcos.backbone, shape)
         return self._grid_sizes[shape]
+
+
+def feature_map_sizes(backbone: nn.Module, shape: tuple[int, ...]) -> list[tuple[int, int]]:
+    """The (height, width) of each feature map ``backbone`` gives for one image of ``shape``:
+    what anchors and default boxes need, measured without touching batch-norm statistics."""
+    with torch.no_grad():
+        probe = torch.zeros(1, *shape, device=next(backbone.parameters()).device)
+        was = backbone.training
+        maps = backbone.eval()(probe).values()
+        backbone.train(was)
+    return [tuple(m.shape[-2:]) for m in maps]
 
 
 class DenseHead(nn.Module):

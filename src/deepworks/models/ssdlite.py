@@ -20,7 +20,7 @@ from torch import nn
 
 from deepworks.core.model import Model
 from deepworks.core.schema import Schema
-from deepworks.models.detector import Decoded
+from deepworks.models.detector import Decoded, feature_map_sizes
 from deepworks.models.registry import register_model
 
 
@@ -106,13 +106,8 @@ class SSDlite(Model):
     def _grids(self, images: torch.Tensor) -> list[tuple[int, int]]:
         """The feature-map sizes at ``input_size`` (measured once)."""
         if self._grid_sizes is None:
-            with torch.no_grad():
-                backbone = self.net.backbone
-                was = backbone.training
-                probe = images.new_zeros((1, images.shape[1], self.size, self.size))
-                maps = backbone.eval()(probe).values()
-                backbone.train(was)
-            self._grid_sizes = [tuple(m.shape[-2:]) for m in maps]
+            square = (images.shape[1], self.size, self.size)
+            self._grid_sizes = feature_map_sizes(self.net.backbone, square)
         return self._grid_sizes
 
 

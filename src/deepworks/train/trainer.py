@@ -171,7 +171,6 @@ class Trainer:
         # of its cost (a few ms, more for big weights) until one has been measured.
         self._last_checkpoint = time.perf_counter()
         self._checkpoint_cost = 2e-3 + 3 * sum(p.nbytes for p in model.parameters()) / 2e8
-        on_device = self.device.type != "cpu"  # batches arrive on the CPU: moved, or used
         every = cfg.checkpoint_every_steps
 
         total = steps_per_epoch * cfg.epochs
@@ -188,9 +187,7 @@ class Trainer:
                 train.set_epoch(state.epoch)  # augmentation draws anew each epoch
                 model.train()
                 for raw in loader:
-                    batch = Batch.of(raw)
-                    if on_device:
-                        batch = batch.to(self.device, non_blocking=True)
+                    batch = Batch.loaded(raw, self.device)
                     if channels_last and isinstance(batch.x, torch.Tensor) and batch.x.dim() == 4:
                         batch.x = batch.x.contiguous(memory_format=torch.channels_last)
                     loss = self._step(net, task, batch, optimizers, schedulers)
