@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from deepworks.runtime import machine
 
-__all__ = ["DOC", "fine_foods_slice", "fit_deepworks", "machine", "markdown_table", "write_section"]
+__all__ = [
+    "DOC",
+    "fine_foods_slice",
+    "fit_deepworks",
+    "machine",
+    "markdown_table",
+    "user_env",
+    "write_section",
+]
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def user_env() -> dict[str, str]:
+    """This environment as a user's shell has it: Python caching byte code (some sandboxes
+    set PYTHONDONTWRITEBYTECODE, which makes every process compile deepworks anew while
+    torch's pip-compiled files stay cached: an unfair start for whole-process timings)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def fine_foods_slice(reviews: int) -> dict:

@@ -29,6 +29,8 @@ from deepworks.data.datasets import epoch_permutation
 from deepworks.models import build_model
 from deepworks.tasks import get_task, load_data
 
+MIN_SECONDS = 10.0
+
 CASES = {
     "cnn / mnist-5k": {
         "data": {"dataset": "mnist-5k", "batch_size": 64},
@@ -94,9 +96,13 @@ def measure(
         torch.manual_seed(seed)
         return build_model(cfg.model.name, cfg.model.params, bundle.schema)
 
-    times = {"plain": [], "deepworks": []}
+    times: dict[str, list[float]] = {"plain": [], "deepworks": []}
     curves = {}
-    for _ in range(repeats):  # alternate, so drifts in machine load hit both alike
+    done = 0
+    # alternate, so drifts in machine load hit both alike; a case of under a second gets
+    # repeats until each side has run MIN_SECONDS, so its median is not one noisy sample
+    while done < repeats or sum(times["plain"]) < MIN_SECONDS:
+        done += 1
         model = fresh()
         t = time.perf_counter()
         curves["plain"] = plain_loop(
@@ -114,9 +120,10 @@ def measure(
     print("  deepworks ", " ".join(f"{v:.6f}" for v in curves["deepworks"]))
     print(
         f"  max |difference| {diff:.2e}; plain {plain:.2f}s, deepworks {ours:.2f}s, "
-        f"ratio {ours / plain:.3f}"
+        f"ratio {ours / plain:.3f} (median of {done} repeats)"
     )
-    return {"name": name, "plain": plain, "ours": ours, "diff": diff, "n": len(bundle.train)}
+    return {"name": name, "plain": plain, "ours": ours, "diff": diff, "n": len(bundle.train),
+            "repeats": done}  # fmt: skip
 
 
 def overhead_table(results: list[dict]) -> str:
@@ -128,11 +135,20 @@ def overhead_table(results: list[dict]) -> str:
             f"{r['ours']:.2f}",
             f"{r['ours'] / r['plain']:.3f}",
             f"{r['diff']:.1e}",
+            str(r["repeats"]),
         ]
         for r in results
     ]
     return markdown_table(
-        ["model / data", "train rows", "plain loop (s)", "deepworks (s)", "ratio", "max loss diff"],
+        [
+            "model / data",
+            "train rows",
+            "plain loop (s)",
+            "deepworks (s)",
+            "ratio",
+            "max loss diff",
+            "repeats",
+        ],
         rows,
     )
 
@@ -153,7 +169,8 @@ def main() -> None:
             "overhead",
             f"## Trainer overhead against a plain PyTorch loop\n\n"
             f"`python benchmarks/overhead.py --threads {args.threads} --epochs {args.epochs} "
-            f"--repeats {args.repeats}` — median of {args.repeats} alternating repeats, "
+            f"--repeats {args.repeats}` — median of at least {args.repeats} alternating repeats "
+            f"(more for a case whose plain loop takes under {MIN_SECONDS:.0f} s in all), "
             f"{args.epochs} epochs each, validation every epoch. deepworks also writes a "
             f"checkpoint at each epoch's end (within `train.checkpoint_budget`, written off the "
             f"training thread) and tracks five validation metrics (the plain loop: loss and "

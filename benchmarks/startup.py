@@ -18,20 +18,23 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import machine, markdown_table, write_section
+from common import machine, markdown_table, user_env, write_section
 from PIL import Image
 from sklearn.datasets import load_digits
 
 BIN = Path(sys.executable).with_name("deepworks")
 
 
-def wall(command: list[str], repeats: int) -> float:
-    times = []
+def walls(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
+    """The median wall time of each command, run in turns (one of each, then again), so a
+    drift in the machine's load hits them all alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=user_env())
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -71,7 +74,7 @@ def main() -> None:
                 str(BIN), "predict", cnn, str(image), "-o", str(Path(tmp) / "q.csv")
             ],
         }  # fmt: skip
-        seconds = {name: wall(command, args.repeats) for name, command in commands.items()}
+        seconds = walls(commands, args.repeats)
     torch_s = seconds['python -c "import torch"']
     table = markdown_table(
         ["process", "seconds (median)", "× import torch"],
@@ -82,9 +85,10 @@ def main() -> None:
         "startup",
         "## Start-up\n\n"
         f"`python benchmarks/startup.py --repeats {args.repeats}` on {machine()}: whole "
-        "processes, the median of the repeats. `--help` and `runs` import no torch; `predict` of "
-        "a table row imports torch and the run's own pieces, not torchvision, torchmetrics or "
-        "scikit-learn (a test holds it so); an image adds torchvision's transforms.\n\n" + table,
+        "processes run in turns, the median of the repeats. `--help` and `runs` import no "
+        "torch; `predict` of a table row imports torch and the run's own pieces, not "
+        "torchvision, torchmetrics or scikit-learn (a test holds it so); an image adds "
+        "torchvision's transforms.\n\n" + table,
     )
 
 

@@ -67,24 +67,45 @@ def test_regression_metrics_match_sklearn_in_real_units():
 
 
 @pytest.mark.parametrize("classes", [2, 3, 10])
-def test_histogram_roc_auc_keeps_torchmetrics_state_exactly(classes):
-    """Our update of the binned ROC AUC: the very state (and value) torchmetrics computes."""
-    from torchmetrics.classification import MulticlassAUROC
+def test_threshold_scores_equal_torchmetrics_binned_and_near_scikit_learn_exact(classes):
+    """ROC AUC and average precision from the threshold histogram: torchmetrics' binned
+    values with the same 200 thresholds, and within 0.01 of scikit-learn's exact ones."""
+    from torchmetrics.classification import MulticlassAUROC, MulticlassAveragePrecision
 
-    from deepworks.metrics.roc import HistogramAUROC
+    from deepworks.metrics.roc import ThresholdScores
 
     torch.manual_seed(classes)
-    theirs = MulticlassAUROC(classes, average="macro", thresholds=200)
-    ours = HistogramAUROC(classes, average="macro", thresholds=200)
+    auroc = MulticlassAUROC(classes, average="macro", thresholds=200)
+    ap = MulticlassAveragePrecision(classes, average="macro", thresholds=200)
+    ours = ThresholdScores(classes)
+    ys, probas = [], []
     for _ in range(5):
         y = torch.randint(0, classes, (300,))
         logits = torch.randn(300, classes) + 2.0 * torch.nn.functional.one_hot(y, classes)
-        logits[:5] = torch.tensor(float(classes))  # ties on a threshold's edge
-        theirs.update(logits, y)
-        ours.update(logits, y)
-    assert torch.equal(ours.confmat, theirs.confmat)
-    assert float(ours.compute()) == pytest.approx(float(theirs.compute()), abs=1e-7)
-    assert 0.8 < float(ours.compute()) < 1.0
+        proba = logits.softmax(-1)
+        proba[:5] = 1.0 / classes  # ties on a threshold's edge
+        for metric in (auroc, ap, ours):
+            metric.update(proba, y)
+        ys.append(y), probas.append(proba)
+    scores = ours.compute()
+    assert scores["roc_auc"].item() == pytest.approx(auroc.compute().item(), abs=1e-6)
+    assert scores["pr_auc"].item() == pytest.approx(ap.compute().item(), abs=1e-6)
+    y, proba = torch.cat(ys).numpy(), torch.cat(probas).numpy()
+    if classes == 2:
+        exact_auc = skm.roc_auc_score(y, proba[:, 1])
+    else:
+        exact_auc = skm.roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    onehot = np.eye(classes)[y]
+    exact_ap = np.mean(
+        [skm.average_precision_score(onehot[:, c], proba[:, c]) for c in range(classes)]
+    )
+    assert scores["roc_auc"].item() == pytest.approx(exact_auc, abs=0.01)
+    assert scores["pr_auc"].item() == pytest.approx(exact_ap, abs=0.01)
+    assert 0.8 < scores["roc_auc"].item() < 1.0
+    ours.reset()  # back to empty: one batch alone gives that batch's scores
+    ours.update(probas[0], ys[0])
+    first = MulticlassAUROC(classes, average="macro", thresholds=200)(probas[0], ys[0])
+    assert ours.compute()["roc_auc"].item() == pytest.approx(first.item(), abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -94,6 +115,7 @@ def test_the_one_pass_scores_equal_torchmetrics_and_scikit_learn(seed):
     from sklearn import metrics as skm
     from torchmetrics.classification import (
         MulticlassAccuracy,
+        MulticlassConfusionMatrix,
         MulticlassF1Score,
         MulticlassPrecision,
         MulticlassRecall,
@@ -119,6 +141,10 @@ def test_the_one_pass_scores_equal_torchmetrics_and_scikit_learn(seed):
         for metric in reference.values():
             metric.update(probs[part], target[part])
     scores = ours.compute()
+    per_class = MulticlassF1Score(n, average="none")(probs, target)
+    assert torch.allclose(scores["f1_per_class"], per_class, atol=1e-6)
+    matrix = MulticlassConfusionMatrix(n)(probs, target)
+    assert torch.equal(scores["confusion_matrix"], matrix)
     for name, metric in reference.items():
         assert scores[name].item() == pytest.approx(metric.compute().item(), abs=1e-6), name
     predicted = probs.argmax(1).numpy()
@@ -126,3 +152,95 @@ def test_the_one_pass_scores_equal_torchmetrics_and_scikit_learn(seed):
     present = sorted(set(target.tolist()) | set(predicted.tolist()))
     f1 = skm.f1_score(target, predicted, labels=present, average="macro", zero_division=0)
     assert scores["f1"].item() == pytest.approx(f1, abs=1e-6)
+
+
+def test_the_calibration_error_equals_torchmetrics_top_label_ece():
+    from torchmetrics.classification import MulticlassCalibrationError
+
+    from deepworks.metrics.calibration import BINS, expected_calibration_error
+
+    g = torch.Generator().manual_seed(3)
+    y = torch.randint(0, 4, (500,), generator=g)
+    proba = (torch.randn(500, 4, generator=g) * 2).softmax(-1)
+    proba[:3] = torch.tensor([1.0, 0.0, 0.0, 0.0])  # a confidence of exactly 1
+    theirs = MulticlassCalibrationError(4, n_bins=BINS, norm="l1")(proba, y).item()
+    assert expected_calibration_error(proba, y) == pytest.approx(theirs, abs=1e-6)
+    assert expected_calibration_error(proba, y) > 0.05
+
+
+def test_the_error_sums_equal_torchmetrics_over_batches():
+    """Every error kind from one set of sums, one forecaster's column picked, horizons
+    flattened; a constant target scores R² as scikit-learn does."""
+    from torchmetrics import regression as tm
+
+    from deepworks.metrics.errors import ErrorScores
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(200, 3, generator=g) * 10 + 5
+    preds = torch.stack([target + torch.randn(200, 3, generator=g), torch.zeros(200, 3)], -1)
+    names = {k: k for k in ("mse", "rmse", "mae", "r2", "mape", "smape")} | {"m": "mase"}
+    ours = ErrorScores(names, column=0, mase_scale=2.0)
+    for part in (slice(0, 70), slice(70, 200)):
+        ours.update(preds[part], target[part])
+    got = ours.compute()
+    p, y = preds[..., 0].reshape(-1), target.reshape(-1)
+    reference = {
+        "mse": tm.MeanSquaredError()(p, y),
+        "rmse": tm.MeanSquaredError(squared=False)(p, y),
+        "mae": tm.MeanAbsoluteError()(p, y),
+        "r2": tm.R2Score()(p, y),
+        "mape": tm.MeanAbsolutePercentageError()(p, y),
+        "smape": tm.SymmetricMeanAbsolutePercentageError()(p, y),
+        "m": tm.MeanAbsoluteError()(p, y) / 2.0,
+    }
+    for name, value in reference.items():
+        assert got[name].item() == pytest.approx(value.item(), rel=1e-5), name
+    constant = ErrorScores({"r2": "r2"})
+    constant.update(torch.ones(5), torch.ones(5))
+    assert constant.compute()["r2"].item() == 1.0
+    constant.update(torch.zeros(5), torch.ones(5))
+    assert constant.compute()["r2"].item() == 0.0
+    with pytest.raises(ValueError, match="unknown error kinds"):
+        ErrorScores({"x": "msee"})
+
+
+def _half(rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The labels and predictions process ``rank`` sees."""
+    g = torch.Generator().manual_seed(rank)
+    return torch.randint(0, 3, (50,), generator=g), torch.randint(0, 3, (50,), generator=g)
+
+
+def _sum_in_two_processes(rank: int, path: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from deepworks.metrics.confusion import ConfusionScores
+
+    dist.init_process_group("gloo", init_method=f"file://{path}", rank=rank, world_size=2)
+    metric = ConfusionScores(3)
+    metric.update(*_half(rank))
+    scores = metric.compute()
+    local = metric.matrix.sum().item()  # the local state is kept after the sync
+    torch.save({"matrix": scores["confusion_matrix"], "local": local}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_stream_metrics_add_their_states_across_processes(tmp_path):
+    """Two gloo processes each see half the rows: both compute the scores of all of them."""
+    import torch.multiprocessing as mp
+
+    from deepworks.metrics.confusion import ConfusionScores
+
+    out = str(tmp_path / "scores")
+    mp.spawn(_sum_in_two_processes, args=(str(tmp_path / "rendezvous"), out), nprocs=2)
+    whole = ConfusionScores(3)
+    for rank in (0, 1):
+        g = torch.Generator().manual_seed(rank)
+        preds, target = (
+            torch.randint(0, 3, (50,), generator=g),
+            torch.randint(0, 3, (50,), generator=g),
+        )
+        whole.update(preds, target)
+    for rank in (0, 1):
+        got = torch.load(f"{out}.{rank}")
+        assert torch.equal(got["matrix"], whole.compute()["confusion_matrix"])
+        assert got["local"] == 50

@@ -235,13 +235,15 @@ def test_a_detector_learns_digit_scenes_and_beats_the_traditional_pipeline(tmp_p
         "task": "detection",
         "data": {"dataset": "digit-scenes", "batch_size": 32, "limit": 1000},
         "model": {"name": "fcos", "width": 16, "features": 32},
-        "train": {"epochs": 14, "optimizer": {"name": "adamw", "lr": 0.003},
+        # 14 epochs ended level with the pipeline (0.53-0.55 against 0.548, by thread count);
+        # 20 reach 0.80
+        "train": {"epochs": 20, "optimizer": {"name": "adamw", "lr": 0.003},
                   "scheduler": {"name": "onecycle"}},
         "evaluate": {"explain": 0},
     }  # fmt: skip
     run = deepworks.run(raw, runs_dir=tmp_path, progress=False)
     test = run.metrics["test"]
-    assert test["map_50"] > test["components_map_50"]  # unseen handwriting, same test scenes
+    assert test["map_50"] > test["components_map_50"] + 0.1  # unseen handwriting, same test scenes
     board = json.loads((run.path / "leaderboard.json").read_text())
     assert board["rows"][0]["model"] == "fcos (deep)"
     assert (run.path / "detections.png").is_file()

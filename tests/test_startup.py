@@ -51,3 +51,18 @@ def test_predicting_a_table_row_loads_no_image_text_or_fitting_library(tmp_path)
     assert (tmp_path / "p.csv").is_file(), err
     assert "torch" in loaded
     assert not loaded & {"torchvision", "torchmetrics", "sklearn", "transformers", "captum"}
+
+
+@pytest.mark.parametrize("dataset", ["iris", "diabetes"])  # classification, regression
+def test_training_on_a_table_loads_no_image_or_text_library(dataset, tmp_path):
+    """A whole run on a table — training, every score, baselines, explanations — imports
+    neither torchmetrics (whose package loads torchvision and transformers) nor those two."""
+    import yaml
+
+    from tests.conftest import tiny_config
+
+    config = tmp_path / "table.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(dataset, epochs=2)))
+    loaded, err = _loaded(["run", str(config), "--runs-dir", str(tmp_path), "-q"])
+    assert "captum" in loaded and "sklearn" in loaded, err  # it did train and explain
+    assert not loaded & {"torchvision", "torchmetrics", "transformers"}, err

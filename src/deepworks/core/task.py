@@ -165,12 +165,12 @@ class Task:
 
     # -- evaluation ---------------------------------------------------------------------
     def metrics(self, names: set[str] | None = None):
-        """The task's metrics, updated and computed as one (a torchmetrics collection, or one
-        metric computing a dict); ``names`` picks a subset."""
-        from torchmetrics import MetricCollection
+        """The task's metrics, updated and computed as one (a ``MetricSet``, or one metric
+        computing a dict); ``names`` picks a subset."""
+        from deepworks.core.metric import MetricSet
 
         chosen = {k: m for k, m in self.metric_factories().items() if names is None or k in names}
-        return MetricCollection({k: make() for k, make in chosen.items()}, compute_groups=False)
+        return MetricSet({k: make() for k, make in chosen.items()})
 
     def metric_names(self) -> set[str]:
         """Every metric a run of this task reports: per epoch, and over whole splits."""

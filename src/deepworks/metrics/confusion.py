@@ -1,30 +1,27 @@
-"""The five per-epoch classification scores from one confusion matrix, in one update.
+"""Every classification score of the confusion matrix, from one matrix in one update.
 
-torchmetrics computes accuracy, balanced accuracy and macro precision, recall and F1 as five
-metrics, each with its own update per batch; on small models that Python work is a visible
-share of an epoch. All five are functions of the confusion matrix, so one matrix (a single
-``bincount`` per batch) gives them, with torchmetrics' definitions: a class that is neither
-in the targets nor in the predictions is left out of the macro means. A test holds the values
-equal to torchmetrics' and scikit-learn's.
+Accuracy, balanced accuracy, macro precision, recall and F1, F1 per class and the matrix
+itself are all functions of the confusion matrix, so one matrix (a single ``bincount`` per
+batch) gives them, with torchmetrics' definitions: a class that is neither in the targets nor
+in the predictions is left out of the macro means (its F1 is 0). A test holds the values equal
+to torchmetrics' and scikit-learn's.
 """
 
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
 
-SCORES = frozenset({"accuracy", "balanced_accuracy", "precision", "recall", "f1"})
+from deepworks.core.metric import StreamMetric
+
+MACRO = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
+SCORES = frozenset({*MACRO, "f1_per_class", "confusion_matrix"})
 
 
-class ConfusionScores(Metric):
-    full_state_update = False
-
+class ConfusionScores(StreamMetric):
     def __init__(self, num_classes: int, names: frozenset[str] = SCORES) -> None:
         super().__init__()
         self.num_classes, self.names = num_classes, names
-        self.add_state(
-            "matrix", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum"
-        )
+        self.add_state("matrix", torch.zeros(num_classes, num_classes, dtype=torch.long))
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         """``preds``: class scores (N, C) or labels (N,); ``target``: labels (N,)."""
@@ -33,7 +30,7 @@ class ConfusionScores(Metric):
         cells = torch.bincount(target.long() * n + labels.long(), minlength=n * n)
         self.matrix += cells.view(n, n)
 
-    def compute(self) -> dict[str, torch.Tensor]:
+    def value(self) -> dict[str, torch.Tensor]:
         m = self.matrix.double()
         hits, actual, predicted = m.diagonal(), m.sum(1), m.sum(0)
         present = (actual + predicted) > 0
@@ -49,5 +46,9 @@ class ConfusionScores(Metric):
             "precision": lambda: macro(hits, predicted),
             "recall": lambda: macro(hits, actual),
             "f1": lambda: macro(2 * hits, actual + predicted),
+            "f1_per_class": lambda: 2 * hits / (actual + predicted).clamp(min=1),
         }
-        return {k: scores[k]().float() for k in self.names}
+        out = {k: scores[k]().float() for k in self.names if k in scores}
+        if "confusion_matrix" in self.names:
+            out["confusion_matrix"] = self.matrix.clone()
+        return out

@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from deepworks.core.batch import Batch
+from deepworks.core.metric import MeanValue
 from deepworks.core.task import Task
 
 
@@ -20,11 +21,9 @@ class Evaluator:
     def __init__(
         self, task: Task, names: set[str] | None = None, device: torch.device | str = "cpu"
     ) -> None:
-        from torchmetrics import MeanMetric
-
         self.task, self.device = task, device
         self.metrics = task.metrics(names).to(device)
-        self.loss = MeanMetric().to(device)
+        self.loss = MeanValue().to(device)
 
     @torch.inference_mode()
     def __call__(self, model: nn.Module, loader: DataLoader) -> dict[str, Any]:
@@ -40,7 +39,7 @@ class Evaluator:
                 self.loss.update(batch_loss, weight=len(batch))
             self.metrics.update(preds, target)
         model.train(was_training)
-        loss = {"loss": self.loss.compute().item()} if self.loss.update_count else {}
+        loss = {"loss": self.loss.compute().item()} if self.loss.seen else {}
         return loss | self.task.summarize(self.metrics.compute())
 
 

@@ -10,19 +10,18 @@ equal to torchmetrics' own.
 from __future__ import annotations
 
 import torch
-from torchmetrics import Metric
+
+from deepworks.core.metric import StreamMetric
 
 SCORES = frozenset({"mean_iou", "dice", "pixel_accuracy", "iou_per_class"})
 
 
-class PixelScores(Metric):
-    full_state_update = False
-
+class PixelScores(StreamMetric):
     def __init__(self, num_classes: int, names: frozenset[str] = SCORES) -> None:
         super().__init__()
         self.num_classes, self.names = num_classes, names
         n = num_classes
-        self.add_state("matrix", torch.zeros(n, n, dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("matrix", torch.zeros(n, n, dtype=torch.long))
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         """``preds``: class scores (N, C, H, W) or labels (N, H, W); ``target``: (N, H, W)."""
@@ -31,7 +30,7 @@ class PixelScores(Metric):
         cells = torch.bincount((target.long() * n + labels.long()).reshape(-1), minlength=n * n)
         self.matrix += cells.view(n, n)
 
-    def compute(self) -> dict[str, torch.Tensor]:
+    def value(self) -> dict[str, torch.Tensor]:
         m = self.matrix.double()
         tp, actual, predicted = m.diagonal(), m.sum(1), m.sum(0)
         union = actual + predicted - tp

@@ -20,7 +20,7 @@ from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
 
 if TYPE_CHECKING:
-    from torchmetrics import Metric
+    from deepworks.core.metric import StreamMetric
 
 # The silhouette is quadratic in the number of points: estimate it on a sample.
 SILHOUETTE_SAMPLE = 2000
@@ -57,12 +57,10 @@ class Autoencoder(Task):
         x, _ = batch
         return self.reconstruction_loss(model, x), model(x), x
 
-    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
-        from torchmetrics.regression import MeanSquaredError
-        from torchmetrics.wrappers import LambdaInputTransformer
+    def metric_factories(self) -> dict[str, Callable[[], StreamMetric]]:
+        from deepworks.metrics.errors import ErrorScores
 
-        flat = lambda t: t.reshape(-1)  # noqa: E731
-        return {"mse": lambda: LambdaInputTransformer(MeanSquaredError(), flat, flat)}
+        return {"mse": lambda: ErrorScores({"mse": "mse"})}  # over every value of every example
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-example reconstruction error (the anomaly score of an autoencoder)."""

@@ -61,13 +61,12 @@ class Detection(Task):
 
     def metrics(self, names: set[str] | None = None):
         """Every score from one pass of pycocotools (one metric, whatever names are asked)."""
-        from torchmetrics import MetricCollection
-
+        from deepworks.core.metric import MetricSet
         from deepworks.metrics.detection import DetectionScores
 
         scores = self.score_names()
         chosen = scores if names is None else frozenset(names) & scores
-        return MetricCollection({"detection": DetectionScores(self.schema.classes or [], chosen)})
+        return MetricSet({"detection": DetectionScores(self.schema.classes or [], chosen)})
 
     def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, Any]:
         out = super().summarize(values)

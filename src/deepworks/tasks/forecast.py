@@ -23,7 +23,7 @@ from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
 
 if TYPE_CHECKING:
-    from torchmetrics import Metric
+    from deepworks.core.metric import MetricSet
 
 ERRORS = ("mae", "rmse", "mape", "smape")  # each also scored for seasonal-naive and ETS
 
@@ -77,28 +77,32 @@ class Forecast(Task):
         preds = torch.stack([output * std + mean, self.seasonal_naive(x)], dim=-1)
         return self.loss(output, y), preds, y
 
-    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
-        from torchmetrics.regression import (
-            MeanAbsoluteError,
-            MeanAbsolutePercentageError,
-            MeanSquaredError,
-            SymmetricMeanAbsolutePercentageError,
-        )
+    def metric_factories(self) -> dict[str, Callable[[], MetricSet]]:
+        return {name: lambda name=name: self._errors({name}) for name in self._error_names()}
+
+    def metrics(self, names: set[str] | None = None) -> MetricSet:
+        """Every error of both forecasters from one set of sums each."""
+        return self._errors(set(self._error_names()) if names is None else names)
+
+    def _error_names(self) -> dict[str, tuple[str, int]]:
+        """Name → (error kind, forecaster's column: 0 the model, 1 seasonal-naive)."""
+        return {
+            prefix + kind: (kind, column)
+            for prefix, column in (("", 0), ("seasonal_naive_", 1))
+            for kind in (*ERRORS, "mase")
+        }
+
+    def _errors(self, asked: set[str]) -> MetricSet:
+        from deepworks.core.metric import MetricSet
+        from deepworks.metrics.errors import ErrorScores
 
         scale = self.schema.encoder.get("mase_scale", 1.0)
-        errors: dict[str, Callable[[], Metric]] = {
-            "mae": MeanAbsoluteError,
-            "rmse": lambda: MeanSquaredError(squared=False),
-            "mape": MeanAbsolutePercentageError,
-            "smape": SymmetricMeanAbsolutePercentageError,
-            "mase": MeanAbsoluteError,
-        }
-        factories = {}
-        for prefix, which in (("", 0), ("seasonal_naive_", 1)):
-            for name, make in errors.items():
-                divide = scale if name == "mase" else 1.0
-                factories[prefix + name] = _picking(make, which, divide)
-        return factories
+        by_column: dict[int, dict[str, str]] = {}
+        for name, (kind, column) in self._error_names().items():
+            if name in asked:
+                by_column.setdefault(column, {})[name] = kind
+        parts = {str(c): ErrorScores(names, c, scale) for c, names in by_column.items()}
+        return MetricSet(parts)
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
         """Exponential smoothing (statsmodels) over the same forecast origins: `ets_<metric>`."""
@@ -113,17 +117,14 @@ class Forecast(Task):
         except (ImportError, ValueError):  # no statsmodels (the `timeseries` extra), no fit
             return {}
         out: dict[str, dict] = {}
-        model_only = {k: f for k, f in self.metric_factories().items() if "naive" not in k}
+        model_only = {k for k in self._error_names() if "naive" not in k}
         for split, values in forecasts.items():
             target = getattr(bundle, split).y
             preds = torch.as_tensor(values, dtype=torch.float32)[..., None]  # column 0: ETS
-            scores = {}
-            for name, make in model_only.items():
-                metric = make()
-                metric.update(preds, target)
-                scores[f"ets_{name}"] = float(metric.compute())
+            metric = self._errors(model_only)
+            metric.update(preds, target)
             out[split] = {
-                **scores,
+                **{f"ets_{k}": float(v) for k, v in metric.compute().items()},
                 "ets_fit_seconds": round(seconds, 2),
                 "ets_model": choice.name,  # which Holt-Winters model AIC chose
                 "ets_converged": float(choice.converged),
@@ -157,14 +158,3 @@ class Forecast(Task):
     def predict(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         mean, std = self._scale()
         return {"forecast": self._forward(model, x) * std + mean}
-
-
-def _picking(make: Callable[[], Metric], which: int, divide: float) -> Callable[[], Metric]:
-    """A metric on one forecaster's predictions (0: the model, 1: seasonal-naive)."""
-    from torchmetrics.wrappers import LambdaInputTransformer
-
-    return lambda: LambdaInputTransformer(
-        make(),
-        transform_pred=lambda p: p[..., which].reshape(-1) / divide,
-        transform_target=lambda t: t.reshape(-1) / divide,
-    )

@@ -26,7 +26,7 @@ from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
 
 if TYPE_CHECKING:
-    from torchmetrics import Metric
+    from deepworks.core.metric import StreamMetric
 
 K = 10
 BIAS_SHRINK = 10.0  # pseudo-ratings pulling the baseline's biases toward 0
@@ -75,13 +75,10 @@ class Recommendation(Task):
         out = model(pairs)
         return F.mse_loss(out[:, 0], self.standardize(rating)), self.rating(out), rating
 
-    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
-        from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError
+    def metric_factories(self) -> dict[str, Callable[[], StreamMetric]]:
+        from deepworks.metrics.errors import ErrorScores
 
-        return {
-            "rmse": lambda: MeanSquaredError(squared=False),
-            "mae": MeanAbsoluteError,
-        }
+        return {k: lambda k=k: ErrorScores({k: k}) for k in ("rmse", "mae")}
 
     def final_metrics(self, model: nn.Module, bundle: Any, seed: int = 0) -> dict[str, dict]:
         """Ranking for the model and for popularity, and the bias baseline's RMSE."""

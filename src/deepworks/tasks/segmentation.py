@@ -53,12 +53,11 @@ class Segmentation(Task):
 
     def metrics(self, names: set[str] | None = None):
         """Every score from one pixel confusion matrix."""
-        from torchmetrics import MetricCollection
-
+        from deepworks.core.metric import MetricSet
         from deepworks.metrics.segmentation import SCORES, PixelScores
 
         chosen = SCORES if names is None else frozenset(names) & SCORES
-        return MetricCollection({"pixels": PixelScores(self.schema.n_outputs, chosen)})
+        return MetricSet({"pixels": PixelScores(self.schema.n_outputs, chosen)})
 
     def summarize(self, values: dict[str, torch.Tensor]) -> dict[str, Any]:
         out = super().summarize(values)

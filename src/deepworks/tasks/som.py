@@ -20,7 +20,7 @@ from deepworks.core.batch import Batch
 from deepworks.core.task import Task, register_task
 
 if TYPE_CHECKING:
-    from torchmetrics import Metric
+    from deepworks.core.metric import StreamMetric
 
 
 @register_task("som")
@@ -52,7 +52,7 @@ class SelfOrganizing(Task):
         preds = torch.stack([best2.values[:, 0], apart.float()], dim=1)
         return best2.values[:, 0].mean(), preds, y
 
-    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
+    def metric_factories(self) -> dict[str, Callable[[], StreamMetric]]:
         from deepworks.metrics.streams import MeanColumn
 
         return {

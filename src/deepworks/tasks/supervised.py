@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from deepworks.core.task import Task, register_task
 
 if TYPE_CHECKING:
-    from torchmetrics import Metric
+    from deepworks.core.metric import StreamMetric
 
 # ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
 # examples stream through (torchmetrics' exact mode would keep every score).
@@ -51,41 +51,32 @@ class Classification(Task):
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, target)
 
-    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
-        from torchmetrics.classification import (
-            MulticlassAccuracy,
-            MulticlassAveragePrecision,
-            MulticlassConfusionMatrix,
-            MulticlassF1Score,
-            MulticlassPrecision,
-            MulticlassRecall,
-        )
-
-        from deepworks.metrics.roc import HistogramAUROC
+    def metric_factories(self) -> dict[str, Callable[[], StreamMetric]]:
+        from deepworks.metrics import confusion, roc
 
         n = self.schema.n_outputs
-        return {
-            "accuracy": lambda: MulticlassAccuracy(n, average="micro"),
-            "balanced_accuracy": lambda: MulticlassRecall(n, average="macro"),
-            "precision": lambda: MulticlassPrecision(n, average="macro"),
-            "recall": lambda: MulticlassRecall(n, average="macro"),
-            "f1": lambda: MulticlassF1Score(n, average="macro"),
-            "f1_per_class": lambda: MulticlassF1Score(n, average="none"),
-            "roc_auc": lambda: HistogramAUROC(n, average="macro", thresholds=ROC_THRESHOLDS),
-            "pr_auc": lambda: MulticlassAveragePrecision(
-                n, average="macro", thresholds=ROC_THRESHOLDS
-            ),
-            "confusion_matrix": lambda: MulticlassConfusionMatrix(n),
+        confusion_scores = {
+            k: lambda k=k: confusion.ConfusionScores(n, frozenset({k})) for k in confusion.SCORES
         }
+        curve_scores = {
+            k: lambda k=k: roc.ThresholdScores(n, frozenset({k}), ROC_THRESHOLDS)
+            for k in roc.SCORES
+        }
+        return confusion_scores | curve_scores
 
     def metrics(self, names: set[str] | None = None):
-        """Only scores of the confusion matrix (the per-epoch set, slices): one metric, one
-        update a batch; anything more: torchmetrics' own."""
-        from deepworks.metrics.confusion import SCORES, ConfusionScores
+        """The scores of the confusion matrix from one matrix, ROC and PR AUC from one
+        threshold histogram: one metric a kind, one update a batch each."""
+        from deepworks.core.metric import MetricSet
+        from deepworks.metrics import confusion, roc
 
-        if names is not None and names <= SCORES:  # one metric: no collection around it
-            return ConfusionScores(self.schema.n_outputs, frozenset(names))
-        return super().metrics(names)
+        n = self.schema.n_outputs
+        asked = set(self.metric_factories()) if names is None else names
+        table, curves = frozenset(asked & confusion.SCORES), frozenset(asked & roc.SCORES)
+        if not curves:  # per epoch, slices: one metric, no set around it
+            return confusion.ConfusionScores(n, table)
+        parts = {"curves": roc.ThresholdScores(n, curves, ROC_THRESHOLDS)}
+        return MetricSet(parts | ({"table": confusion.ConfusionScores(n, table)} if table else {}))
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
         return output.softmax(dim=-1)
@@ -221,15 +212,17 @@ class Regression(Task):
         mean, std = self._scale()
         return F.mse_loss(output.squeeze(-1), (target - mean) / std)
 
-    def metric_factories(self) -> dict[str, Callable[[], Metric]]:
-        from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
+    def metric_factories(self) -> dict[str, Callable[[], StreamMetric]]:
+        from deepworks.metrics.errors import ErrorScores
 
-        return {
-            "mse": MeanSquaredError,
-            "rmse": lambda: MeanSquaredError(squared=False),
-            "mae": MeanAbsoluteError,
-            "r2": R2Score,
-        }
+        return {k: lambda k=k: ErrorScores({k: k}) for k in ("mse", "rmse", "mae", "r2")}
+
+    def metrics(self, names: set[str] | None = None):
+        """Every error from one set of sums."""
+        from deepworks.metrics.errors import ErrorScores
+
+        known = set(self.metric_factories())
+        return ErrorScores({k: k for k in sorted(known if names is None else known & names)})
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
         mean, std = self._scale()

@@ -4,7 +4,7 @@
 machines, torchrun itself starts `python -m deepworks.cli run CONFIG` on every node. Each
 process trains a DistributedDataParallel copy of the model on its share of every batch —
 `data.batch_size` stays the *global* batch, so N processes follow the single-process run —
-validation metrics are reduced across processes by torchmetrics, and only rank 0 writes logs,
+validation metrics are reduced across processes (their summed states), and only rank 0 writes logs,
 checkpoints, the final evaluation and the report.
 """
 
