@@ -48,16 +48,16 @@ def idle_cpus(window: float = 0.1) -> float:
     time.sleep(max(0.0, window - (time.monotonic() - _last_sample[0])))
     _, own0, cpus0 = _last_sample
     _last_sample = _, own1, cpus1 = _cpu_sample()
-    mine = _allowed_cpus() & cpus0.keys() & cpus1.keys()
+    mine, available = _allowed_cpus() & cpus0.keys() & cpus1.keys(), float(available_cpus())
     if not mine:
-        return float(available_cpus())
+        return available
     busy = sum(cpus1[c][0] - cpus0[c][0] for c in mine)
     total = sum(cpus1[c][1] - cpus0[c][1] for c in mine)
     if total <= 0:
         return float(len(mine))
     seconds = total / len(mine) / os.sysconf("SC_CLK_TCK")  # the window, as the kernel saw it
     others = max(0.0, busy / os.sysconf("SC_CLK_TCK") - (own1 - own0)) / seconds
-    return max(0.0, min(float(available_cpus()), len(mine) - others))
+    return max(0.0, min(available, len(mine) - others))
 
 
 def _allowed_cpus() -> set[int]:

@@ -13,8 +13,17 @@ import torch
 
 from deepworks.core.metric import StreamMetric
 
-MACRO = ("accuracy", "balanced_accuracy", "precision", "recall", "f1")
-SCORES = frozenset({*MACRO, "f1_per_class", "confusion_matrix"})
+SCORES = frozenset(
+    {
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "f1_per_class",
+        "confusion_matrix",
+    }
+)
 
 
 class ConfusionScores(StreamMetric):

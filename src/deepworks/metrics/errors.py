@@ -32,6 +32,7 @@ class ErrorScores(StreamMetric):
         if unknown:
             raise ValueError(f"unknown error kinds {sorted(unknown)}; known: {sorted(KINDS)}")
         self.names, self.column, self.mase_scale = names, column, mase_scale
+        self.kinds = frozenset(names.values())
         for state in ("count", "squares", "absolute", "relative", "symmetric", "y", "y2"):
             self.add_state(state, torch.tensor(0.0, dtype=torch.float64))
 
@@ -42,12 +43,11 @@ class ErrorScores(StreamMetric):
         self.count += len(y)
         self.squares += error.square().sum()
         self.absolute += error.sum()
-        kinds = set(self.names.values())
-        if "mape" in kinds:
+        if "mape" in self.kinds:
             self.relative += (error / y.abs().clamp(min=EPSILON)).sum()
-        if "smape" in kinds:
+        if "smape" in self.kinds:
             self.symmetric += (2 * error / (y.abs() + p.abs()).clamp(min=EPSILON)).sum()
-        if "r2" in kinds:
+        if "r2" in self.kinds:
             self.y += y.sum()
             self.y2 += y.square().sum()
 

@@ -18,12 +18,15 @@ from torch import Tensor
 from deepworks.core.metric import StreamMetric
 
 SCORES = frozenset({"roc_auc", "pr_auc"})
+THRESHOLDS = 200  # constant memory however many examples stream through
 
 
 class ThresholdScores(StreamMetric):
     """``preds``: class probabilities (N, C); ``target``: labels (N,)."""
 
-    def __init__(self, num_classes: int, names: frozenset[str] = SCORES, thresholds: int = 200):
+    def __init__(
+        self, num_classes: int, names: frozenset[str] = SCORES, thresholds: int = THRESHOLDS
+    ) -> None:
         super().__init__()
         self.num_classes, self.names = num_classes, names
         self.register_buffer("thresholds", torch.linspace(0, 1, thresholds), persistent=False)
@@ -52,8 +55,9 @@ class ThresholdScores(StreamMetric):
         return {k: scores[k]().float() for k in self.names}
 
 
-def _divide(num: Tensor, den: Tensor, zero: float) -> Tensor:
-    return torch.where(den > 0, num / den.clamp(min=1), torch.full_like(num, zero))
+def _rate(num: Tensor, den: Tensor) -> Tensor:
+    """num / den of counts, 0 where den is 0 (num is then 0 too)."""
+    return num / den.clamp(min=1)
 
 
 def _macro(per_class: Tensor) -> Tensor:
@@ -62,14 +66,14 @@ def _macro(per_class: Tensor) -> Tensor:
 
 def _macro_auroc(tp: Tensor, fp: Tensor, fn: Tensor, tn: Tensor) -> Tensor:
     """Trapezoids under (FPR, TPR), thresholds from high to low; 0/0 rates are 0."""
-    tpr, fpr = _divide(tp, tp + fn, 0.0).flip(1), _divide(fp, fp + tn, 0.0).flip(1)
+    tpr, fpr = _rate(tp, tp + fn).flip(1), _rate(fp, fp + tn).flip(1)
     return _macro(torch.trapezoid(tpr, fpr, dim=1))
 
 
 def _macro_ap(tp: Tensor, fp: Tensor, fn: Tensor) -> Tensor:
     """Σ (Rₙ − Rₙ₊₁) Pₙ over thresholds from low to high, ending at (R 0, P 1)."""
-    precision = _divide(tp, tp + fp, 0.0)  # torchmetrics: nan, then 0
-    recall = _divide(tp, tp + fn, 0.0)
+    precision = _rate(tp, tp + fp)  # torchmetrics: nan, then 0
+    recall = _rate(tp, tp + fn)
     ones, zeros = torch.ones_like(tp[:, :1]), torch.zeros_like(tp[:, :1])
     precision, recall = torch.cat([precision, ones], 1), torch.cat([recall, zeros], 1)
     return _macro(-((recall[:, 1:] - recall[:, :-1]) * precision[:, :-1]).sum(1))

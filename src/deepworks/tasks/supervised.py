@@ -13,10 +13,6 @@ from deepworks.core.task import Task, register_task
 if TYPE_CHECKING:
     from deepworks.core.metric import StreamMetric
 
-# ROC AUC from a fixed grid of thresholds keeps evaluation memory constant however many
-# examples stream through (torchmetrics' exact mode would keep every score).
-ROC_THRESHOLDS = 200
-
 
 @register_task("classification")
 class Classification(Task):
@@ -58,10 +54,7 @@ class Classification(Task):
         confusion_scores = {
             k: lambda k=k: confusion.ConfusionScores(n, frozenset({k})) for k in confusion.SCORES
         }
-        curve_scores = {
-            k: lambda k=k: roc.ThresholdScores(n, frozenset({k}), ROC_THRESHOLDS)
-            for k in roc.SCORES
-        }
+        curve_scores = {k: lambda k=k: roc.ThresholdScores(n, frozenset({k})) for k in roc.SCORES}
         return confusion_scores | curve_scores
 
     def metrics(self, names: set[str] | None = None):
@@ -71,11 +64,11 @@ class Classification(Task):
         from deepworks.metrics import confusion, roc
 
         n = self.schema.n_outputs
-        asked = set(self.metric_factories()) if names is None else names
+        asked = confusion.SCORES | roc.SCORES if names is None else names
         table, curves = frozenset(asked & confusion.SCORES), frozenset(asked & roc.SCORES)
         if not curves:  # per epoch, slices: one metric, no set around it
             return confusion.ConfusionScores(n, table)
-        parts = {"curves": roc.ThresholdScores(n, curves, ROC_THRESHOLDS)}
+        parts = {"curves": roc.ThresholdScores(n, curves)}
         return MetricSet(parts | ({"table": confusion.ConfusionScores(n, table)} if table else {}))
 
     def metric_input(self, output: torch.Tensor) -> torch.Tensor:
