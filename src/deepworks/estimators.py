@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -18,6 +17,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from deepworks.config import OptimizerConfig, TrainConfig
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.data.datasets import TensorData
 from deepworks.modalities.image.encoder import ImageEncoder
@@ -26,6 +26,8 @@ from deepworks.models import build_model
 from deepworks.runtime import seed_everything, set_threads
 from deepworks.tasks import get_task
 from deepworks.train.trainer import Trainer
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 class _DeepEstimator(BaseEstimator):

@@ -16,9 +16,11 @@ from typing import Any
 
 import torch
 
+from deepworks import plots
 from deepworks.analyses import Context, enabled_analyses
 from deepworks.catalog import load_config
 from deepworks.config import ExperimentConfig
+from deepworks.core import helpers
 from deepworks.core.errors import ConfigError, DeepworksError, RunError, did_you_mean
 from deepworks.data import DataBundle
 from deepworks.data.augment import augmented
@@ -80,6 +82,8 @@ def run(
                                                       progress=progress, info=tag))  # fmt: skip
     set_threads(cfg.train.threads if threads is None else threads)
     distributed.init_from_env(cfg.train.device)
+    if distributed.is_main():  # the figures' helpers get ready while the data loads
+        helpers.shared(plots.__name__)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     _check_main_metric(cfg.evaluate.main_metric, get_task(bundle.schema))
     if not distributed.is_main():  # rank 0 makes the folder; the others train into it
@@ -238,25 +242,30 @@ def _train_and_evaluate(
 
     task.target_precision = cfg.evaluate.target_precision
     task.baselines = cfg.evaluate.baselines
-    with phases("evaluation"):
-        metrics = {
-            split: evaluate(
-                model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device
-            )
-            for split, data in (("valid", bundle.valid), ("test", bundle.test))
-        }
-        for split, values in task.final_metrics(model, bundle, cfg.seed).items():
-            undeclared = set(values) - task.metric_names()
-            assert not undeclared, f"{task.name}.final_metric_names lacks {undeclared}"
-            metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
-    with phases("task plots"):
-        task.plots(model, bundle, folder.path, metrics)  # its figures (confusion, embedding)
-    write_json(folder.metrics_json, metrics)
-    ctx.model, ctx.device, ctx.metrics = model, trainer.device, metrics
-    ctx.history, ctx.state = state.history, state
-    for analysis in analyses:
-        with phases(analysis.name):
-            analysis.run(ctx)
+    aside = helpers.shared(plots.__name__)  # where cores are idle: they write the figures
+    with plots.written_aside(aside):
+        with phases("evaluation"):
+            metrics = {
+                split: evaluate(
+                    model, task, make_loader(data, cfg.data.eval_batch_size), trainer.device
+                )
+                for split, data in (("valid", bundle.valid), ("test", bundle.test))
+            }
+            for split, values in task.final_metrics(model, bundle, cfg.seed).items():
+                undeclared = set(values) - task.metric_names()
+                assert not undeclared, f"{task.name}.final_metric_names lacks {undeclared}"
+                metrics[split].update(values)  # whole-split metrics (clusters, thresholds)
+        with phases("task plots"):
+            task.plots(model, bundle, folder.path, metrics)  # its figures (confusion, embedding)
+        write_json(folder.metrics_json, metrics)
+        ctx.model, ctx.device, ctx.metrics = model, trainer.device, metrics
+        ctx.history, ctx.state = state.history, state
+        for analysis in analyses:
+            with phases(analysis.name):
+                analysis.run(ctx)
+        if aside is not None:
+            with phases("figures"):  # those the helpers are still writing
+                aside.wait()
     main = cfg.evaluate.main_metric or task.main_metric
     if main not in metrics["test"]:
         raise RunError(

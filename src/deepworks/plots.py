@@ -3,6 +3,8 @@ forecasts, maps and what a classifier sees in generated samples."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +15,45 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from deepworks.core.helpers import Helpers
+
+_aside: Helpers | None = None  # where figures go to be written, inside `written_aside`
+
 
 def save(fig: Any, path: Path, dpi: int = 100) -> Path:
-    """Lay out, write and close a figure; returns where it went."""
+    """Lay out, write and close a figure; returns where it goes. Inside ``written_aside``,
+    a helper process does the laying out and writing (most of a figure's cost)."""
+    if _aside is None:
+        _write(fig, path, dpi)
+    else:
+        _aside.submit(_write, fig, path, dpi)  # a figure pickles whole; the PNG is the same
+        plt.close(fig)
+    return path
+
+
+def _write(fig: Any, path: Path, dpi: int) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
-    return path
+
+
+@contextlib.contextmanager
+def written_aside(helpers: Helpers | None) -> Iterator[None]:
+    """Within, ``save`` hands figures to ``helpers`` (None: writes them here); on leaving,
+    every figure is on disk, or the first that failed is raised."""
+    global _aside
+    _aside = helpers
+    try:
+        yield
+    except BaseException:
+        _aside = None
+        if helpers is not None:
+            with contextlib.suppress(RuntimeError):  # the first failure is the one to tell
+                helpers.wait()
+        raise
+    _aside = None
+    if helpers is not None:
+        helpers.wait()
 
 
 def learning_curves(history: list[dict[str, Any]], path: Path, main_metric: str) -> Path:

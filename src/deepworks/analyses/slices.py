@@ -10,17 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
 from deepworks.core.errors import ConfigError, did_you_mean
+from deepworks.core.lazy import lazy_module
 from deepworks.core.task import Task
 from deepworks.data.datasets import TensorData
 from deepworks.metrics.evaluator import evaluate
 from deepworks.train.checkpoint import write_json
 from deepworks.train.loader import make_loader
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 # A numeric column with more distinct values than this is cut into quartiles.
 MAX_GROUPS = 10

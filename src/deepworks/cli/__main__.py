@@ -1,5 +1,5 @@
 """`python -m deepworks.cli`: what torchrun launches for `--nproc`."""
 
-from deepworks.cli import main
+from deepworks.cli import command
 
-main()
+command()

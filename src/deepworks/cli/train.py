@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,7 @@ def run(
     ] = 1,
 ) -> None:
     """Train a model from CONFIG, evaluate it on the test split; prints the run folder last."""
+    _start_helpers(nproc)
     from deepworks.catalog import load_config
     from deepworks.experiment import run as run_experiment
     from deepworks.train import distributed
@@ -45,6 +47,15 @@ def run(
     )
     if result is not None:  # rank 0 of a distributed run, or the only process
         _finish(result)
+
+
+def _start_helpers(nproc: int) -> None:
+    """The processes that will write the run's figures start before torch is imported, on a
+    core that import leaves idle (the process that writes the run folder only: rank 0)."""
+    if nproc == 1 and os.environ.get("RANK", "0") == "0":
+        from deepworks.core import helpers
+
+        helpers.shared("deepworks.plots")
 
 
 def _relaunched(nproc: int) -> bool:
@@ -79,6 +90,7 @@ def resume(
     nproc: Annotated[int, typer.Option("--nproc", help="Processes, as the run had.")] = 1,
 ) -> None:
     """Continue a killed run from its last checkpoint."""
+    _start_helpers(nproc)
     from deepworks.experiment import resume as resume_run
 
     if _relaunched(nproc):

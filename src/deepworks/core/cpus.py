@@ -22,7 +22,22 @@ def _cpu_sample() -> tuple[float, float, dict[int, tuple[int, int]]]:
             per_cpu[int(name[3:])] = (sum(ticks) - ticks[3] - ticks[4], sum(ticks))
     except (OSError, ValueError):  # not Linux: nothing known about other processes
         pass
-    return time.monotonic(), time.process_time(), per_cpu
+    return time.monotonic(), _own_cpu_seconds(), per_cpu
+
+
+# This process's helpers (deepworks.core.helpers): their work is ours, not a competitor's.
+helper_pids: set[int] = set()
+
+
+def _own_cpu_seconds() -> float:
+    seconds = time.process_time()
+    for pid in list(helper_pids):
+        try:  # utime and stime, the 14th and 15th fields, after the command's parentheses
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):  # ended, or not Linux
+            pass
+    return seconds
 
 
 # Taken as deepworks is imported, before torch loads: importing it leaves a window of a
@@ -41,7 +56,8 @@ def available_cpus() -> int:
 def idle_cpus(window: float = 0.1) -> float:
     """CPUs' worth of time the other processes left idle since the last look (at least
     ``window`` seconds; a look older than a minute is too stale and starts a new one). This
-    process's own work is not counted as busy: the import of torch is not a competitor."""
+    process's own work (and its helpers') is not counted as busy: the import of torch is
+    not a competitor."""
     global _last_sample
     if time.monotonic() - _last_sample[0] > 60:
         _last_sample = _cpu_sample()

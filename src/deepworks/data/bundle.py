@@ -12,18 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.core.task import TASKS, has_tag
 from deepworks.data.datasets import TensorData
 from deepworks.data.sources import DATASETS, Source
 from deepworks.data.splits import encode_labels
 from deepworks.data.tables import numeric_column, row_number
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 # A target column with at most this many distinct integer values is read as class labels.
 _MAX_INTEGER_CLASSES = 20

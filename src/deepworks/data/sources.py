@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pandas as pd
-
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.core.registry import Registry
 from deepworks.data.tables import need_path, read_table
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 class Source:
@@ -71,7 +72,7 @@ class TableSource(Source):
 
 # A kind of data that reads a table file when the config names its columns: (claims(cfg),
 # make(frame, cfg, origin path)); the first that claims the config reads the table.
-TableReader = Callable[[pd.DataFrame, DataConfig, Any], Source]
+TableReader = Callable[["pd.DataFrame", DataConfig, Any], Source]
 TABLE_READERS: list[tuple[Callable[[DataConfig], bool], TableReader]] = []
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError, did_you_mean, require
+from deepworks.core.lazy import lazy_module
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 # An object column is meant to be numeric when most of its values parse as numbers.
 _NUMERIC_SHARE = 0.8

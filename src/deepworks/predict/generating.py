@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.core.errors import DataError, RunError, did_you_mean
+from deepworks.core.lazy import lazy_module
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 class Generating:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_model
@@ -23,6 +22,7 @@ import deepworks.modalities
 import deepworks.tasks  # noqa: F401  (registers the tasks)
 from deepworks.core.batch import concat
 from deepworks.core.errors import DataError, RunError
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.core.task import TASKS, Task, get_task
 from deepworks.data.encoders import encoder_from_dict
@@ -33,6 +33,8 @@ from deepworks.predict.explaining import Explaining
 from deepworks.predict.generating import Generating
 from deepworks.runs.folder import RunFolder
 from deepworks.train.loader import make_loader
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 Inputs = pd.DataFrame | np.ndarray | torch.Tensor | str | Path | Sequence[str | Path]
 

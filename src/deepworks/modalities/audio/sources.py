@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, register_builder
 from deepworks.data.folders import class_folders
@@ -20,6 +20,8 @@ from deepworks.data.sources import Source, reads_tables, register_dataset
 from deepworks.data.splits import encode_labels, split_indices
 from deepworks.data.tables import need_column, need_path, need_target
 from deepworks.modalities.audio.encoder import WAV_SUFFIXES, AudioData, AudioEncoder
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @dataclass

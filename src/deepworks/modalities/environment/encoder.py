@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.core.encoder import Encoder, RequestFormat
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.data.encoders import register_encoder
 from deepworks.data.tables import read_table
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @register_encoder("environment")

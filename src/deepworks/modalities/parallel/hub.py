@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError, did_you_mean, require
+from deepworks.core.lazy import lazy_module
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 TRANSLATION = "translation"  # the OPUS layout: one column of {language: sentence}
 

@@ -15,10 +15,11 @@ import shutil
 import subprocess
 import sys
 
-import pandas as pd
-
 from deepworks.core.errors import DataError, require
+from deepworks.core.lazy import lazy_module
 from deepworks.data.sources import data_home
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 WORDS = (3, 40)  # sentences kept: at least 3 and at most 40 words

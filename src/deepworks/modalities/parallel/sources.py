@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.data.bundle import DataBundle, assemble, register_builder
 from deepworks.data.sources import Source, reads_tables, register_dataset
 from deepworks.data.splits import split_indices, split_keeping_test
@@ -21,6 +21,8 @@ from deepworks.modalities.parallel.hub import load_hub_dataset, pick_splits
 from deepworks.modalities.parallel.numbers import LANGUAGES, number_pairs
 from deepworks.modalities.parallel.reviews import review_pairs
 from deepworks.modalities.text.encoder import check_texts
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @dataclass

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.core.encoder import Encoder
 from deepworks.core.errors import DataError
+from deepworks.core.lazy import lazy_module
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
 from deepworks.data.tables import (
@@ -22,6 +22,8 @@ from deepworks.data.tables import (
     origin_of,
     read_table,
 )
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @register_encoder("ratings")

@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.config import DataConfig, RatingsConfig
 from deepworks.core.errors import DataError, require
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, register_builder
 from deepworks.data.datasets import TensorData
 from deepworks.data.sources import Source, reads_tables, register_dataset
 from deepworks.data.splits import natural_key
 from deepworks.modalities.ratings.encoder import RatingsEncoder, _need_column
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @dataclass

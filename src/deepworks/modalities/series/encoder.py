@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.core.encoder import Encoder, RequestFormat
 from deepworks.core.errors import DataError, did_you_mean
+from deepworks.core.lazy import lazy_module
 from deepworks.data.bundle import targets_for
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
@@ -24,6 +24,8 @@ from deepworks.data.tables import (
     origin_of,
     read_table,
 )
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @register_encoder("series")

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError, require
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, assemble, register_builder
 from deepworks.data.datasets import TensorData
@@ -25,6 +25,8 @@ from deepworks.data.sources import Source, TableSource, reads_tables, register_d
 from deepworks.data.splits import encode_labels, split_indices, split_keeping_test
 from deepworks.data.tables import looks_numeric, need_target
 from deepworks.modalities.series.encoder import SeriesEncoder, SeriesSetEncoder
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @dataclass

@@ -16,9 +16,10 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pandas as pd
-
+from deepworks.core.lazy import lazy_module
 from deepworks.modalities.audio.spoken_digits import DIGITS, need_synthesizers, test_voice, voices
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 SENTENCES_PER_KIND = 40  # per voice: 40 digit strings and 40 commands
 

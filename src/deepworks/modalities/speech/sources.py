@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
 from deepworks.config import DataConfig
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, register_builder
 from deepworks.data.sources import Source, data_home, reads_tables, register_dataset
@@ -19,6 +19,8 @@ from deepworks.data.splits import split_indices, split_keeping_test
 from deepworks.data.tables import need_path
 from deepworks.modalities.speech.encoder import SpeechData, SpeechEncoder
 from deepworks.modalities.speech.transcripts import read_transcripts, transcript_frame
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 log = logging.getLogger("deepworks")
 

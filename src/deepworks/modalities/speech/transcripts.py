@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from deepworks.core.errors import DataError, did_you_mean
+from deepworks.core.lazy import lazy_module
 from deepworks.data.tables import TABLE_SUFFIXES, read_table
 from deepworks.modalities.audio.encoder import WAV_SUFFIXES
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 def transcript_frame(

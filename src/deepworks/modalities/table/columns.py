@@ -16,10 +16,12 @@ import re
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from deepworks.core.errors import DataError, did_you_mean
+from deepworks.core.lazy import lazy_module
 from deepworks.data.tables import looks_numeric
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 DATE_PARTS = (
     "year",

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.core.encoder import Encoder
 from deepworks.core.errors import DataError, did_you_mean
+from deepworks.core.lazy import lazy_module
 from deepworks.data.bundle import targets_for
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
@@ -28,6 +28,8 @@ from deepworks.data.tables import (
 )
 from deepworks.modalities.table.columns import DATE_PARTS, assign_roles, date_parts
 from deepworks.modalities.table.text_columns import fit_text_column, text_features, text_width
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 NOVEL_Z = 6.0  # standard deviations from the training mean: out of the data's range
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from deepworks.core.encoder import Encoder, RequestFormat, end_token_id
 from deepworks.core.errors import DataError, did_you_mean, require
+from deepworks.core.lazy import lazy_module
 from deepworks.data.bundle import targets_for
 from deepworks.data.datasets import TensorData
 from deepworks.data.encoders import register_encoder
@@ -25,6 +25,8 @@ from deepworks.data.tables import (
     origin_of,
     read_table,
 )
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 NOVEL_UNKNOWN = 0.5  # share of a text's words outside the vocabulary that makes it novel

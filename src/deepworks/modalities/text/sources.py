@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
 
 from deepworks.config import DataConfig
 from deepworks.core.errors import DataError, require
+from deepworks.core.lazy import lazy_module
 from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, assemble, register_builder, targets
 from deepworks.data.folders import class_folders
@@ -19,6 +19,8 @@ from deepworks.data.sources import Source, reads_tables, register_dataset
 from deepworks.data.splits import split_indices, split_keeping_test
 from deepworks.data.tables import need_column, need_path, need_target
 from deepworks.modalities.text.encoder import EOS, TextEncoder, check_texts, chunk_texts
+
+pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""Helper processes (deepworks.core.helpers) and the figures they write (plots.written_aside);
+the quick exit of the `deepworks` executable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepworks import plots
+from deepworks.core import cpus
+from deepworks.core.helpers import Helpers
+
+
+@pytest.fixture
+def helpers():
+    pool = Helpers(2, plots.__name__)
+    yield pool
+    pool.close()
+
+
+def _draw(tmp_path: Path, name: str) -> Path:
+    rng = np.random.default_rng(0)
+    matrix = rng.integers(0, 50, size=(4, 4)).tolist()
+    return plots.confusion_matrix(matrix, list("abcd"), tmp_path / name, "test")
+
+
+def test_figures_written_aside_equal_those_written_here(tmp_path, helpers):
+    here = _draw(tmp_path, "here.png")
+    with plots.written_aside(helpers):
+        aside = _draw(tmp_path, "aside.png")
+        history = [{"epoch": e, "train_loss": 1 / e, "valid_loss": 1.2 / e} for e in (1, 2, 3)]
+        curves = plots.learning_curves(history, tmp_path / "curves.png", "accuracy")
+    # on leaving, every figure is on disk, byte for byte what this process writes
+    assert aside.read_bytes() == here.read_bytes()
+    assert curves.stat().st_size > 1000
+    assert plots._aside is None  # figures after the block are written here again
+
+
+def test_a_failed_job_is_raised_with_the_helpers_traceback(helpers):
+    helpers.submit(int, "not a number")  # what the helper runs is named by reference
+    with pytest.raises(RuntimeError, match=r"(?s)a helper process failed.*ValueError: invalid"):
+        helpers.wait()
+    helpers.submit(print, "a stray print goes to stderr, not into the answers")
+    helpers.wait()  # the helpers go on after a failure
+
+
+def test_a_helper_that_dies_is_an_error_not_a_hang(helpers):
+    helpers.submit(os._exit, 3)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="ended"):
+        helpers.wait()
+    assert time.monotonic() - start < 60
+
+
+def test_the_helpers_work_is_not_counted_as_a_competitors(helpers):
+    """The default thread count follows the CPUs other processes leave idle: this process's
+    own helpers are not others."""
+    assert {p.pid for p in helpers._processes} <= cpus.helper_pids
+    before = cpus._own_cpu_seconds()
+    helpers.submit(sum, range(30_000_000))  # about a CPU-second in a helper
+    helpers.wait()
+    assert cpus._own_cpu_seconds() - before > 0.2
+
+
+def test_the_executable_exits_quickly_with_the_commands_status(tmp_path):
+    """`deepworks` skips the interpreter's teardown but keeps what an exit owes: its status,
+    its output flushed, its exit handlers run."""
+    script = tmp_path / "exit.py"
+    script.write_text(
+        "import atexit, sys\n"
+        "from deepworks import cli\n"
+        "atexit.register(lambda: print('handler ran'))\n"
+        "sys.argv = ['deepworks', 'run', 'missing.yaml']\n"
+        "print('before', end='')\n"
+        "cli.command()\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stdout == "beforehandler ran\n"
+    assert "missing.yaml" in done.stderr and "Traceback" not in done.stderr
