@@ -19,7 +19,7 @@ from deepworks.core.helpers import Helpers
 
 @pytest.fixture
 def helpers():
-    pool = Helpers(2, plots.__name__)
+    pool = Helpers(2, plots.WARM)
     yield pool
     pool.close()
 
@@ -39,7 +39,7 @@ def test_figures_written_aside_equal_those_written_here(tmp_path, helpers):
     # on leaving, every figure is on disk, byte for byte what this process writes
     assert aside.read_bytes() == here.read_bytes()
     assert curves.stat().st_size > 1000
-    assert plots._aside is None  # figures after the block are written here again
+    assert plots.base._aside is None  # figures after the block are written here again
 
 
 def test_a_failed_job_is_raised_with_the_helpers_traceback(helpers):

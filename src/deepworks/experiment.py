@@ -83,7 +83,7 @@ def run(
     set_threads(cfg.train.threads if threads is None else threads)
     distributed.init_from_env(cfg.train.device)
     if distributed.is_main():  # the figures' helpers get ready while the data loads
-        helpers.shared(plots.__name__)
+        helpers.shared(plots.WARM)
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     _check_main_metric(cfg.evaluate.main_metric, get_task(bundle.schema))
     if not distributed.is_main():  # rank 0 makes the folder; the others train into it
@@ -242,7 +242,7 @@ def _train_and_evaluate(
 
     task.target_precision = cfg.evaluate.target_precision
     task.baselines = cfg.evaluate.baselines
-    aside = helpers.shared(plots.__name__)  # where cores are idle: they write the figures
+    aside = helpers.shared(plots.WARM)  # where cores are idle: they write the figures
     with plots.written_aside(aside):
         with phases("evaluation"):
             metrics = {

@@ -53,9 +53,10 @@ def _start_helpers(nproc: int) -> None:
     """The processes that will write the run's figures start before torch is imported, on a
     core that import leaves idle (the process that writes the run folder only: rank 0)."""
     if nproc == 1 and os.environ.get("RANK", "0") == "0":
+        from deepworks import plots
         from deepworks.core import helpers
 
-        helpers.shared("deepworks.plots")
+        helpers.shared(plots.WARM)
 
 
 def _relaunched(nproc: int) -> bool:

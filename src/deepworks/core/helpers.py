@@ -2,7 +2,7 @@
 out and written by them while the run scores, explains and writes its report).
 
 A helper is a plain ``python`` child, not a fork: forking a process whose torch and OpenMP
-threads are running is unsafe. It imports its ``warm`` module as it starts — while this process
+threads are running is unsafe. It runs its ``warm`` function as it starts — while this process
 is still importing torch and training, when a core is left idle — then runs jobs: a function
 (pickled by its name) and its pickled arguments. Jobs go to whichever helper is free; ``wait``
 returns when every job is done and raises the first one's failure with the helper's traceback.
@@ -28,7 +28,8 @@ MAX_HELPERS = 2  # a run draws a handful of figures; more processes would only c
 
 
 class Helpers:
-    """``count`` helper processes, each importing ``warm`` first."""
+    """``count`` helper processes, each running ``warm`` first ("module:function", or a
+    module to import)."""
 
     def __init__(self, count: int, warm: str) -> None:
         source = str(Path(__file__).resolve().parents[2])  # where this deepworks is imported from
@@ -111,14 +112,17 @@ def _receive(pipe: Any) -> bytes:
 
 
 def _serve(warm: str) -> None:
-    """A helper's life: import ``warm``, then run jobs until the input ends. The answer to
-    each job is empty, or the traceback of its failure."""
+    """A helper's life: run ``warm``, then jobs until the input ends. The answer to each job
+    is empty, or the traceback of its failure."""
     import importlib
     import traceback
 
     answers = os.fdopen(os.dup(1), "wb")  # the answers' own pipe; a stray print goes to stderr
     os.dup2(2, 1)
-    importlib.import_module(warm)
+    module, _, function = warm.partition(":")
+    loaded = importlib.import_module(module)
+    if function:
+        getattr(loaded, function)()
     while True:
         try:
             job = _receive(sys.stdin.buffer)

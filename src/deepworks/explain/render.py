@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from deepworks import plots
 from deepworks.core.registry import Registry
 from deepworks.core.schema import Schema
 from deepworks.data.encoders import inputs_of
 from deepworks.explain.explainer import Explanation
-from deepworks.plots import plt, save
 from deepworks.train.checkpoint import write_text
 
 WRITERS: Registry[type] = Registry("explanation writer")
@@ -65,25 +65,19 @@ class PixelWriter(Writer):
 
     def write(self, e: Explanation, offset: int) -> None:
         shown = _displayable(e.x.numpy(), self.schema)
+        cmap = "gray" if shown.shape[-1] == 1 else None
+        if inputs_of(self.schema.encoder) != "image":  # a spectrogram
+            cmap = "magma"
         for i, name in enumerate(e.inputs):
-            methods = list(e.attributions)
-            fig, axes = plt.subplots(1, 1 + len(methods), figsize=(3 * (1 + len(methods)), 3.3))
-            axes = np.atleast_1d(axes)
-            cmap = "gray" if shown.shape[-1] == 1 else None
-            if inputs_of(self.schema.encoder) != "image":  # a spectrogram
-                cmap = "magma"
             image = shown[i][..., 0] if shown.shape[-1] == 1 else shown[i]
-            axes[0].imshow(image, cmap=cmap)
-            axes[0].set_title(f"predicted {e.predictions[i]}", fontsize=9)
-            for ax, method in zip(axes[1:], methods, strict=True):
-                heat = np.abs(e.attributions[method][i]).sum(0)
-                heat = heat / (heat.max() or 1.0)
-                ax.imshow(image, cmap=cmap)
-                ax.imshow(heat, cmap="jet", alpha=0.5)
-                ax.set_title(f"{method} → {e.explained[i]}", fontsize=9)
-            for ax in axes:
-                ax.axis("off")
-            self.files.append(save(fig, self.folder / f"{_label(name, offset + i)}.png", 90))
+            heats = {}
+            for method, attribution in e.attributions.items():
+                heat = np.abs(attribution[i]).sum(0)
+                heats[method] = heat / (heat.max() or 1.0)
+            titles = [f"predicted {e.predictions[i]}"]
+            titles += [f"{method} → {e.explained[i]}" for method in heats]
+            path = self.folder / f"{_label(name, offset + i)}.png"
+            self.files.append(plots.attribution_panels(image, heats, titles, cmap, path))
 
 
 def _displayable(x: np.ndarray, schema: Schema) -> np.ndarray:
@@ -117,7 +111,7 @@ class TokenWriter(Writer):
             )
             if e.attention is not None:
                 path = self.folder / f"{_label('attention', offset + i)}.png"
-                attention_map(e.attention[i], tokens, path)
+                plots.token_attention(e.attention[i], tokens, path)
                 self.files.append(path)
 
     def close(self) -> list[Path]:
@@ -152,19 +146,6 @@ def token_page(blocks: list[str]) -> str:
         + "".join(blocks)
         + "</body></html>"
     )
-
-
-def attention_map(maps: np.ndarray, tokens: list[str], path: Path, limit: int = 40) -> Path:
-    """The last layer's attention (averaged over heads) between the text's tokens."""
-    last = maps[-1]  # positions are the tokens', padding behind them
-    labels = tokens
-    n = min(len(labels), limit, last.shape[-1])
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.25 * n + 2), max(4.0, 0.25 * n + 1.5)))
-    ax.imshow(last[:n, :n], cmap="viridis")
-    ax.set_xticks(range(n), labels[:n], rotation=90, fontsize=7)
-    ax.set_yticks(range(n), labels[:n], fontsize=7)
-    ax.set_title("attention, last layer (mean of heads)", fontsize=9)
-    return save(fig, path, dpi=90)
 
 
 @WRITERS.register("table")
@@ -205,7 +186,7 @@ class FeatureWriter(Writer):
             self.files.append(path)
         if self.table:
             path = self.folder / "feature_importance.png"
-            feature_importance(
+            plots.feature_importance(
                 {m: np.abs(np.concatenate(p)).mean(0) for m, p in self.table.items()},
                 self.columns,
                 path,
@@ -214,34 +195,17 @@ class FeatureWriter(Writer):
         return super().close()
 
 
-def feature_importance(means: dict[str, np.ndarray], columns: list[str], path: Path) -> Path:
-    first = next(iter(means.values()))
-    order = np.argsort(first)[::-1][:20][::-1]  # the 20 strongest, largest on top
-    fig, ax = plt.subplots(figsize=(6.5, max(3.0, 0.3 * len(order) + 1.5)))
-    height = 0.8 / len(means)
-    for j, (method, values) in enumerate(means.items()):
-        scaled = values / (values.max() or 1.0)
-        ax.barh(np.arange(len(order)) + j * height, scaled[order], height, label=method)
-    ax.set_yticks(np.arange(len(order)) + height * (len(means) - 1) / 2)
-    ax.set_yticklabels([columns[i] for i in order], fontsize=8)
-    ax.set(xlabel="mean |attribution| (scaled to the largest)", title="feature importance")
-    ax.legend(fontsize=8)
-    return save(fig, path)
-
-
 @WRITERS.register("series")
 class SeriesWriter(Writer):
     """Per input one PNG: each feature's values over time, shaded by attribution."""
 
     def write(self, e: Explanation, offset: int) -> None:
         x = e.x.numpy()
+        method = next(iter(e.attributions))
         for i, name in enumerate(e.inputs):
-            fig, ax = plt.subplots(figsize=(7, 3))
-            ax.plot(x[i], lw=1.2)
-            method = next(iter(e.attributions))
             weight = np.abs(e.attributions[method][i]).sum(-1)
-            weight = weight / (weight.max() or 1.0)
-            for t, w in enumerate(weight):
-                ax.axvspan(t - 0.5, t + 0.5, color="tab:orange", alpha=0.6 * float(w), lw=0)
-            ax.set(title=f"predicted {e.predictions[i]} · {method} (shaded)", xlabel="step")
-            self.files.append(save(fig, self.folder / f"{_label(name, offset + i)}.png", 90))
+            title = f"predicted {e.predictions[i]} · {method} (shaded)"
+            path = self.folder / f"{_label(name, offset + i)}.png"
+            self.files.append(
+                plots.shaded_series(x[i], weight / (weight.max() or 1.0), title, path)
+            )

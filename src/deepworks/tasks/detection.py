@@ -184,7 +184,8 @@ class Detection(Task):
         with torch.inference_mode():
             found = model(x)["detections"]
         pixels = ScenesEncoder.from_dict(self.schema.encoder).pixels(x)
-        detection_overlays(pixels, y, found, classes, folder / "detections.png")
+        truths, found = ([{k: v.numpy() for k, v in d.items()} for d in ds] for ds in (y, found))
+        detection_overlays(pixels, truths, found, classes, folder / "detections.png")
         curves = metrics["test"]["pr_curve_per_class"]
         pr_curves(
             torch.linspace(0, 1, 101).numpy(),

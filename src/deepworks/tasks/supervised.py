@@ -175,11 +175,10 @@ class Classification(Task):
 
         logits, y = self.logits(model, bundle.test)
         temperature = metrics["valid"]["temperature"]
-        plots.reliability(
-            logits.softmax(-1), (logits / temperature).softmax(-1), y, folder / "calibration.png"
-        )
-        proba = (logits / temperature).softmax(-1).numpy()
-        plots.roc_pr(proba, y.numpy(), self.schema.classes or [], folder / "roc_pr.png")
+        raw, proba = logits.softmax(-1).numpy(), (logits / temperature).softmax(-1).numpy()
+        plots.reliability(raw, proba, y.numpy(), folder / "calibration.png")
+        curves = plots.class_curves(proba, y.numpy(), self.schema.classes or [])
+        plots.roc_pr(curves, folder / "roc_pr.png")
         plots.confusion_matrix(
             metrics["test"]["confusion_matrix"],
             self.schema.classes or [],
