@@ -42,6 +42,13 @@ def test_figures_written_aside_equal_those_written_here(tmp_path, helpers):
     assert plots.base._aside is None  # figures after the block are written here again
 
 
+def test_a_relative_path_is_this_processs_not_the_helpers(tmp_path, helpers, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # after the helpers started elsewhere
+    with plots.written_aside(helpers):
+        written = _draw(Path("."), "relative.png")
+    assert written == tmp_path / "relative.png" and written.is_file()
+
+
 def test_a_failed_job_is_raised_with_the_helpers_traceback(helpers):
     helpers.submit(int, "not a number")  # what the helper runs is named by reference
     with pytest.raises(RuntimeError, match=r"(?s)a helper process failed.*ValueError: invalid"):

@@ -49,10 +49,13 @@ def figure(draw: F) -> F:
 
     @functools.wraps(draw)
     def call(*args: Any, **kwargs: Any) -> Path:
-        if _aside is not None:
+        if _aside is not None and draw.__module__ != "__main__":  # a helper cannot import that
+            given = signature.bind(*args, **kwargs)
+            # the helper's working folder is where this process's was when it started
+            given.arguments["path"] = path = Path(given.arguments["path"]).absolute()
             try:  # the helper imports this function by its name: `call` itself, not `draw`
-                _aside.submit(call, *args, **kwargs)
-                return Path(signature.bind(*args, **kwargs).arguments["path"])
+                _aside.submit(call, *given.args, **given.kwargs)
+                return path
             except (pickle.PicklingError, TypeError, AttributeError):
                 pass  # data that does not pickle is drawn here
         return draw(*args, **kwargs)
