@@ -6,7 +6,8 @@ from deepworks import plots
 from deepworks.analyses.base import Analysis, Context, register_analysis
 
 
-@register_analysis("learning-curves", order=60)
+# First: it needs only the history, so a helper draws it while the others compute.
+@register_analysis("learning-curves", order=5)
 class LearningCurves(Analysis):
     """Training and validation loss and the task's main metric by epoch."""
 
