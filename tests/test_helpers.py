@@ -3,10 +3,8 @@ the quick exit of the `deepworks` executable."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -57,21 +55,23 @@ def test_a_failed_job_is_raised_with_the_helpers_traceback(helpers):
     helpers.wait()  # the helpers go on after a failure
 
 
-def test_a_helper_that_dies_is_an_error_not_a_hang(helpers):
-    helpers.submit(os._exit, 3)
-    start = time.monotonic()
-    with pytest.raises(RuntimeError, match="ended"):
-        helpers.wait()
-    assert time.monotonic() - start < 60
+def test_helpers_that_cannot_start_leave_their_jobs_to_this_process(tmp_path):
+    broken = Helpers(2, "no_such_module_to_warm")
+    try:
+        with plots.written_aside(broken):
+            written = [_draw(tmp_path, f"{i}.png") for i in range(3)]
+        assert all(path.stat().st_size > 1000 for path in written)
+    finally:
+        broken.close()
 
 
 def test_the_helpers_work_is_not_counted_as_a_competitors(helpers):
     """The default thread count follows the CPUs other processes leave idle: this process's
     own helpers are not others."""
-    assert {p.pid for p in helpers._processes} <= cpus.helper_pids
     before = cpus._own_cpu_seconds()
     helpers.submit(sum, range(30_000_000))  # about a CPU-second in a helper
     helpers.wait()
+    assert {p.pid for p in helpers._processes} <= cpus.helper_pids
     assert cpus._own_cpu_seconds() - before > 0.2
 
 

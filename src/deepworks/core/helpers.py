@@ -6,12 +6,15 @@ threads are running is unsafe. It runs its ``warm`` function as it starts — wh
 is still importing torch and training, when a core is left idle — then runs jobs: a function
 (pickled by its name) and its pickled arguments. Jobs go to whichever helper is free; ``wait``
 returns when every job is done and raises the first one's failure with the helper's traceback.
+Helpers warm one at a time; one that cannot start or dies leaves its jobs to this process,
+which ``wait`` then runs.
 Standard library only, so they can start before anything heavy is imported.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import queue
@@ -34,30 +37,32 @@ class Helpers:
     def __init__(self, count: int, warm: str) -> None:
         source = str(Path(__file__).resolve().parents[2])  # where this deepworks is imported from
         paths = [source, *filter(None, [os.environ.get("PYTHONPATH")])]
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-        command = [sys.executable, "-m", "deepworks.core.helpers", warm]
+        self._env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
+        self._command = [sys.executable, "-m", "deepworks.core.helpers", warm]
         self._jobs: queue.Queue[bytes | None] = queue.Queue()
         self._failures: list[str] = []
-        self._processes = [
-            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-            for _ in range(count)
-        ]
+        self._orphans: list[bytes] = []  # jobs a helper that ended could not take
+        self._processes: list[subprocess.Popen] = []
+        self._warm = [threading.Event() for _ in range(count)]
         self._feeders = [
-            threading.Thread(target=self._feed, args=(p,), daemon=True, name="helper")
-            for p in self._processes
+            threading.Thread(target=self._feed, args=(i,), daemon=True, name="helper")
+            for i in range(count)
         ]
         for feeder in self._feeders:
             feeder.start()
-        cpus.helper_pids.update(p.pid for p in self._processes)
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
-        """Run ``function(*args)`` in a free helper. The arguments are pickled now, so the
-        caller may change or close them as soon as this returns."""
-        self._jobs.put(pickle.dumps((function, args), protocol=pickle.HIGHEST_PROTOCOL))
+    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run ``function(*args, **kwargs)`` in a free helper. The arguments are pickled now,
+        so the caller may change or close them as soon as this returns."""
+        job = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        self._jobs.put(job)
 
     def wait(self) -> None:
         """Return once every job submitted is done; raise if one failed."""
         self._jobs.join()
+        while self._orphans:  # here, as the function itself (not a wrapper that hands it on)
+            function, args, kwargs = pickle.loads(self._orphans.pop(0))
+            getattr(function, "__wrapped__", function)(*args, **kwargs)
         if self._failures:
             failures, self._failures[:] = list(self._failures), []
             raise RuntimeError(f"a helper process failed:\n{failures[0]}")
@@ -65,21 +70,36 @@ class Helpers:
     def close(self) -> None:
         for _ in self._feeders:
             self._jobs.put(None)
+        for feeder in self._feeders:
+            feeder.join()
         for process in self._processes:
             process.wait()
 
-    def _feed(self, process: subprocess.Popen) -> None:
-        """One helper's side of the queue: send it a job, wait for its answer, repeat."""
+    def _feed(self, index: int) -> None:
+        """One helper's side of the queue: start it once the one before is warm (warming one
+        at a time leaves this process a core of its own), then send it a job, wait for its
+        answer, repeat."""
+        if index:
+            self._warm[index - 1].wait()
+        process = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self._env
+        )
+        self._processes.append(process)
+        cpus.helper_pids.add(process.pid)
+        with contextlib.suppress(EOFError):  # one that could not start leaves its jobs here
+            _receive(process.stdout)  # it is warm
+        self._warm[index].set()
         for job in iter(self._jobs.get, None):
             try:
                 _send(process.stdin, job)
                 answer = _receive(process.stdout).decode()
-            except (OSError, EOFError):
-                answer = f"helper process {process.pid} ended (exit status {process.poll()})"
+            except (OSError, EOFError):  # it ended: the job is left to this process
+                self._orphans.append(job)
+                answer = ""
             if answer:
                 self._failures.append(answer)
             self._jobs.task_done()
-        if process.stdin:
+        with contextlib.suppress(OSError):  # one that ended already: nothing to tell it
             process.stdin.close()  # the helper ends at the end of its input
         self._jobs.task_done()
 
@@ -123,14 +143,15 @@ def _serve(warm: str) -> None:
     loaded = importlib.import_module(module)
     if function:
         getattr(loaded, function)()
+    _send(answers, b"")  # warm
     while True:
         try:
             job = _receive(sys.stdin.buffer)
         except EOFError:
             os._exit(0)  # nothing to tidy: skip the interpreter's teardown
         try:
-            function, args = pickle.loads(job)
-            function(*args)
+            function, args, kwargs = pickle.loads(job)
+            function(*args, **kwargs)
             answer = ""
         except Exception:
             answer = traceback.format_exc()
