@@ -66,3 +66,14 @@ def test_training_on_a_table_loads_no_image_or_text_library(dataset, tmp_path):
     loaded, err = _loaded(["run", str(config), "--runs-dir", str(tmp_path), "-q"])
     assert "captum" in loaded and "sklearn" in loaded, err  # it did train and explain
     assert not loaded & {"torchvision", "torchmetrics", "transformers"}, err
+
+
+def test_code_that_reads_no_table_loads_no_pandas():
+    """pandas (half a second) loads with the first table read: loading a run to predict, every
+    kind of data and every task import without it."""
+    probe = (
+        "import sys, deepworks.predict, deepworks.tasks, deepworks.modalities, deepworks.data\n"
+        "print('pandas' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr

@@ -64,8 +64,9 @@ class Helpers:
             function, args, kwargs = pickle.loads(self._orphans.pop(0))
             getattr(function, "__wrapped__", function)(*args, **kwargs)
         if self._failures:
-            failures, self._failures[:] = list(self._failures), []
-            raise RuntimeError(f"a helper process failed:\n{failures[0]}")
+            first = self._failures[0]
+            self._failures.clear()  # told once, not again at the next wait
+            raise RuntimeError(f"a helper process failed:\n{first}")
 
     def close(self) -> None:
         for _ in self._feeders:

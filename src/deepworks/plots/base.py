@@ -24,6 +24,7 @@ F = TypeVar("F", bound=Callable[..., Path])
 _aside: Helpers | None = None  # where figures go, inside `written_aside`
 
 
+@functools.cache  # once: choosing the backend again for every figure is wasted work
 def pyplot() -> Any:
     """matplotlib's pyplot, drawing to files only (never needs a display)."""
     import matplotlib
@@ -72,11 +73,11 @@ def written_aside(helpers: Helpers | None) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        _aside = None
-        if helpers is not None:
-            with contextlib.suppress(RuntimeError):  # the first failure is the one to tell
+        if helpers is not None:  # its figures finish; the first failure is the one to tell
+            with contextlib.suppress(RuntimeError):
                 helpers.wait()
         raise
-    _aside = None
+    finally:
+        _aside = None
     if helpers is not None:
         helpers.wait()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -36,7 +36,8 @@ from deepworks.train.loader import make_loader
 
 pd = lazy_module("pandas")  # imported on first use: most runs read no table
 
-Inputs = pd.DataFrame | np.ndarray | torch.Tensor | str | Path | Sequence[str | Path]
+# pandas named, not loaded: predicting an image or a text never needs it
+Inputs = Union["pd.DataFrame", np.ndarray, torch.Tensor, str, Path, Sequence[str | Path]]
 
 
 class Run(Explaining, Generating, Acting):
