@@ -1,6 +1,7 @@
 """The leaderboard: traditional ML on the same split, scored by the task's own metric code."""
 
 import json
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import deepworks
 from deepworks.analyses.baselines import fitting
 from deepworks.config import DataConfig
 from deepworks.core.errors import ConfigError
+from deepworks.core.helpers import Helpers
 from deepworks.tasks import load_data
 from tests.conftest import assert_user_error, tiny_config
 
@@ -80,6 +82,14 @@ def test_every_task_gets_the_baselines_that_fit_it():
         "trivial", "ridge", "random-forest", "hist-gradient-boosting"
     }  # fmt: skip
     assert fitting("regression", "table", ["ridge"]) == ["trivial", "ridge"]
+    # boosting on raw pixels and ROCKET's compiling cost more than they tell unasked
+    assert fitting("classification", "image", True) == [
+        "trivial", "logistic-regression", "random-forest"
+    ]  # fmt: skip
+    assert "hist-gradient-boosting" in fitting(
+        "classification", "image", ["hist-gradient-boosting"]
+    )
+    assert "rocket" not in fitting("classification", "series", True)
     assert fitting("forecast", "series", True) == []  # the task scores seasonal naive itself
 
 
@@ -198,60 +208,104 @@ def test_ets_is_as_good_as_holt_winters_fit_by_hand(name, season):
 
 
 def test_a_second_run_on_the_same_split_reuses_its_baselines_and_a_new_split_does_not(
-    tmp_path, monkeypatch, cli
+    tmp_path, cli
 ):
     """Baselines are cached by a fingerprint of their split: a second run with another network
     on the same data fits none again and shows the same rows; another seed (another split)
     fits them anew."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    fits = []
-    real_fit = RandomForestClassifier.fit
-
-    def counting(self, *args, **kwargs):
-        fits.append(1)
-        return real_fit(self, *args, **kwargs)
-
-    monkeypatch.setattr(RandomForestClassifier, "fit", counting)
     raw = tiny_config("wine", epochs=1) | {"evaluate": {"baselines": ["random-forest"]}}
     first = _board(deepworks.run(raw, runs_dir=tmp_path, progress=False))
     raw["model"]["hidden"] = [8]  # another network, the same split
     second = _board(deepworks.run(raw, runs_dir=tmp_path, progress=False))
-    assert len(fits) == 1
+    third = _board(deepworks.run(raw | {"seed": 1}, runs_dir=tmp_path, progress=False))
+    fitted = {n: {r["model"]: "cached" not in r for r in b["rows"]} for n, b in
+              (("first", first), ("second", second), ("third", third))}  # fmt: skip
+    baselines = {"trivial": True, "random-forest": True}
+    assert fitted["first"] == fitted["third"] == {"mlp (deep)": True} | baselines
+    assert fitted["second"] == {"mlp (deep)": True, "trivial": False, "random-forest": False}
     rows = {r["model"]: r for r in first["rows"]}
     for row in second["rows"]:
-        if row["model"] != "mlp (deep)":
-            assert row["cached"] is True
-            assert row["accuracy"] == rows[row["model"]]["accuracy"]
-    deepworks.run(raw | {"seed": 1}, runs_dir=tmp_path, progress=False)
-    assert len(fits) == 2
+        assert row["accuracy"] == rows[row["model"]]["accuracy"] or row["model"] == "mlp (deep)"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".cache"]
     listing = cli("runs", "--runs-dir", tmp_path).out
     assert listing.count("wine-mlp") == 3 and ".cache" not in listing  # the cache is no run
 
 
-def test_baselines_fit_alongside_training_where_cores_are_free_and_score_the_same(
-    tmp_path, monkeypatch
+class _Patient(Helpers):
+    """A helper waited for as if training had lasted until it was warm."""
+
+    def ready(self) -> bool:
+        return all(event.wait() for event in self._warm)
+
+
+class _Warming(Helpers):
+    """A helper still warming when training ends (it waits for a signal: stop's kill)."""
+
+    started: ClassVar[list[Helpers]] = []
+
+    def __init__(self, count: int, warm: str, nice: int = 0) -> None:
+        super().__init__(count, "signal:pause", nice)
+        self.started.append(self)
+
+
+@pytest.mark.parametrize("machine", ["idle", "busy", "helper still warming"])
+def test_baselines_fit_beside_training_where_a_cpu_is_idle_and_score_the_same(
+    tmp_path, monkeypatch, machine
 ):
-    """With a core training leaves free, the baselines are fit on it while the network trains
-    (on their own thread); the rows are the ones fit afterwards on a busy machine."""
-    import threading
+    """Where a CPU is idle, a low-priority helper process fits the baselines while the network
+    trains (none is fit in this process, yet every row is this run's own); on a busy machine,
+    or when training ends before the helper has even started, this process fits them. The
+    rows are the same either way."""
+    from sklearn.ensemble import RandomForestClassifier
 
-    from deepworks.analyses import baselines, leaderboard
+    from deepworks.analyses import leaderboard
+    from deepworks.core import cpus
 
-    where = []
-    real_rows = baselines.baseline_rows
+    here = []
+    real_fit = RandomForestClassifier.fit
 
-    def spying(*args, **kwargs):
-        where.append(threading.current_thread().name)
-        return real_rows(*args, **kwargs)
+    def counting(self, *args, **kwargs):
+        here.append(1)
+        return real_fit(self, *args, **kwargs)
 
-    monkeypatch.setattr(leaderboard, "baseline_rows", spying)
+    monkeypatch.setattr(RandomForestClassifier, "fit", counting)
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
+    monkeypatch.setattr(cpus, "idle_cpus", lambda: 0.0 if machine == "busy" else 2.0)
+    helper = {"idle": _Patient, "busy": None, "helper still warming": _Warming}[machine]
+    if helper is not None:
+        monkeypatch.setattr(leaderboard, "Helpers", helper)
     raw = tiny_config("wine", epochs=2) | {"evaluate": {"explain": 0}}
-    boards = {}
-    for cores, folder in ((1, "busy"), (3, "free")):  # the tests train on one thread
-        monkeypatch.setattr(leaderboard, "available_cpus", lambda cores=cores: cores)
-        boards[folder] = _board(deepworks.run(raw, runs_dir=tmp_path / folder, progress=False))
-    assert where == ["MainThread", "baselines"]
-    scores = {f: {r["model"]: r["accuracy"] for r in b["rows"]} for f, b in boards.items()}
-    assert scores["busy"] == scores["free"] and len(scores["free"]) == 5
+    board = _board(deepworks.run(raw, runs_dir=tmp_path / "aside", progress=False))
+    assert len(here) == (machine != "idle")
+    assert not any(row.get("cached") for row in board["rows"])
+    beside = {r["model"]: r.get("beside_training", False) for r in board["rows"]}
+    assert beside == {m: machine == "idle" and m != "mlp (deep)" for m in beside}  # the seconds
+    # of a fit that took only what training left are said to be so
+    if machine == "helper still warming":  # stopped, not left running
+        assert [p.poll() for h in _Warming.started for p in h._processes] == [-9]
+    monkeypatch.setattr(cpus, "idle_cpus", lambda: 0.0)
+    expected = _board(deepworks.run(raw, runs_dir=tmp_path / "here", progress=False))
+    scores = [{r["model"]: r["accuracy"] for r in b["rows"]} for b in (board, expected)]
+    assert scores[0] == scores[1] and len(scores[0]) == 5
+
+
+def test_a_run_that_fails_in_training_leaves_no_baselines_helper_behind(tmp_path, monkeypatch):
+    """The helper fitting baselines beside training ends with the run, also when the run
+    fails before its leaderboard (here: one still warming, that would otherwise wait on)."""
+    import gc
+
+    from deepworks import experiment
+    from deepworks.analyses import leaderboard
+    from deepworks.core import cpus
+    from tests.conftest import Killed, trainer_killed_when
+
+    _Warming.started.clear()
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
+    monkeypatch.setattr(cpus, "idle_cpus", lambda: 2.0)
+    monkeypatch.setattr(leaderboard, "Helpers", _Warming)
+    monkeypatch.setattr(experiment, "Trainer", trainer_killed_when(lambda s: s.epoch == 1))
+    with pytest.raises(Killed):
+        deepworks.run(tiny_config("wine", epochs=3), runs_dir=tmp_path, progress=False)
+    gc.collect()
+    processes = [p for h in _Warming.started for p in h._processes]
+    assert len(processes) == 1 and processes[0].wait(timeout=10) == -9

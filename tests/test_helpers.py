@@ -3,8 +3,10 @@ the quick exit of the `deepworks` executable."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,23 @@ def test_helpers_that_cannot_start_leave_their_jobs_to_this_process(tmp_path):
         assert all(path.stat().st_size > 1000 for path in written)
     finally:
         broken.close()
+
+
+def test_a_nice_helper_yields_the_cpu_and_a_stopped_one_leaves_its_jobs_here(tmp_path):
+    """A helper started ``nice`` runs at that lower priority (its work takes only what others
+    leave idle); once stopped, its process ends and what it had not done is done here."""
+    pool = Helpers(1, plots.WARM, nice=19)
+    try:
+        while not pool.ready():
+            time.sleep(0.05)
+        (process,) = pool._processes
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, os.nice(0) + 19)
+        pool.stop()
+        with plots.written_aside(pool):
+            written = _draw(tmp_path, "after.png")
+        assert written.stat().st_size > 1000 and process.wait(timeout=10) == -9
+    finally:
+        pool.close()
 
 
 def test_the_helpers_work_is_not_counted_as_a_competitors(helpers):

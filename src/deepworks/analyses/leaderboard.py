@@ -4,15 +4,24 @@ whether the network earned its keep."""
 
 from __future__ import annotations
 
-import threading
+import os
+import weakref
 from typing import Any
 
-import torch
 from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
-from deepworks.analyses.baselines import ALWAYS, baseline_rows, fitting, ranked_by
-from deepworks.core.cpus import available_cpus
+from deepworks.analyses.baselines import (
+    ALWAYS,
+    Plan,
+    baseline_rows,
+    fit_into_cache,
+    fitting,
+    plan,
+    ranked_by,
+)
+from deepworks.core import cpus
+from deepworks.core.helpers import Helpers
 from deepworks.core.task import Task
 from deepworks.train.checkpoint import write_json
 
@@ -80,52 +89,55 @@ def _beats(value: float, deep: float | None, lower: bool) -> bool:
 @register_analysis("leaderboard", order=20)
 class Leaderboard(Analysis):
     """The deep model beside traditional baselines fit on the same split: leaderboard.json.
-    Where training leaves cores free, the baselines are fit on them while the network trains
-    (the same rows: a baseline's seed fixes what it learns, whatever cores it uses)."""
+    Where a CPU is idle, the baselines are fit while the network trains, by a helper process
+    at the lowest priority, which takes only the CPU time training leaves (the same rows: a
+    baseline's seed fixes what it learns, whatever process fits it)."""
 
     def __init__(self) -> None:
-        self._fitting: threading.Thread | None = None
-        self._rows: list[dict[str, Any]] | None = None
-        self._error: BaseException | None = None
+        self._plan: Plan | None = None
+        self._aside: Helpers | None = None
+        self._fitted: list[str] = []
 
     def check(self, ctx: Context) -> None:  # a baseline name that does not fit fails now
         fitting(ctx.bundle.schema.task, ctx.bundle.schema.modality, ctx.cfg.evaluate.baselines)
 
     def start(self, ctx: Context) -> None:
-        spare = available_cpus() - torch.get_num_threads()
-        if spare < 1 or torch.distributed.is_initialized():  # scoring would sync with peers
-            return
-
-        def fit() -> None:
-            try:
-                self._rows = self._baselines(ctx, jobs=spare)
-            except BaseException as error:  # said when the board is made, not lost
-                self._error = error
-
-        self._fitting = threading.Thread(target=fit, name="baselines", daemon=True)
-        self._fitting.start()
-
-    def _baselines(self, ctx: Context, jobs: int | None = None) -> list[dict[str, Any]]:
-        cfg = ctx.cfg
-        cache = ctx.folder.parent / ".cache" / "baselines"
-        return baseline_rows(
-            ctx.task, ctx.bundle, cfg.evaluate.baselines, cfg.seed, cfg.evaluate.main_metric,
-            cache, jobs,
+        self._plan = plan(
+            ctx.task, ctx.bundle, ctx.cfg.evaluate.baselines, ctx.cfg.seed,
+            ctx.cfg.evaluate.main_metric, ctx.folder.parent / ".cache" / "baselines",
         )  # fmt: skip
+        self._fitted = self._plan.unfitted()
+        if self._fitted and cpus.available_cpus() > 1 and cpus.idle_cpus() >= 1:
+            self._aside = Helpers(1, "deepworks.analyses.baselines:warm", nice=19)
+            # ended with the board, or with this analysis if the run fails before it
+            self._release = weakref.finalize(self, _release, self._aside)
+            self._aside.submit(
+                fit_into_cache, self._plan, jobs=cpus.available_cpus(), nice=os.nice(0)
+            )
 
     def run(self, ctx: Context) -> None:
-        if self._fitting is not None:
-            self._fitting.join()
-            if self._error is not None:
-                raise self._error
+        assert self._plan is not None, "start() plans the baselines before training"
+        if self._aside is not None:
+            # Still importing, or others now keep the CPUs busy (its low priority would then
+            # starve it): what it has not finished is fit here.
+            if not self._aside.ready() or cpus.idle_cpus() < 1:
+                self._aside.stop()
+            self._aside.wait()
+            self._release()
         board = leaderboard(
             ctx.task,
             ctx.model,
             ctx.cfg.model.name,
             ctx.metrics,
             ctx.history,
-            self._rows if self._rows is not None else self._baselines(ctx),
+            baseline_rows(self._plan, self._fitted),
             teacher=ctx.teacher_row,
             main=ctx.cfg.evaluate.main_metric,
         )
         write_json(ctx.folder / "leaderboard.json", board)
+
+
+def _release(helper: Helpers) -> None:
+    """End a baselines helper now, whatever it was doing."""
+    helper.stop()
+    helper.close()

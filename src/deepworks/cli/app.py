@@ -52,12 +52,12 @@ def _leaderboard_table(board: dict[str, Any]) -> Table:
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in board["rows"]:
         seconds, size = row["train_seconds"], row["size_bytes"]
+        notes = ", ".join(n for n in ("cached", "beside_training") if row.get(n))
+        seconds = "" if seconds is None else f"{seconds:.2f}"
         table.add_row(
             row["model"],
             f"{row[metric]:.4f}",
-            ""
-            if seconds is None
-            else f"{seconds:.2f}" + (" (cached)" if row.get("cached") else ""),
+            seconds + (f" ({notes.replace('_', ' ')})" if seconds and notes else ""),
             _size(size),
         )
     return table

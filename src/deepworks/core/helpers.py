@@ -6,8 +6,9 @@ threads are running is unsafe. It runs its ``warm`` function as it starts — wh
 is still importing torch and training, when a core is left idle — then runs jobs: a function
 (pickled by its name) and its pickled arguments. Jobs go to whichever helper is free; ``wait``
 returns when every job is done and raises the first one's failure with the helper's traceback.
-Helpers warm one at a time; one that cannot start or dies leaves its jobs to this process,
-which ``wait`` then runs.
+Helpers warm one at a time; one that cannot start, dies or is stopped leaves its jobs to this
+process, which ``wait`` then runs. A ``nice`` helper takes only the CPU time others leave idle
+(a run's baselines fit beside its training).
 Standard library only, so they can start before anything heavy is imported.
 """
 
@@ -32,18 +33,19 @@ MAX_HELPERS = 2  # a run draws a handful of figures; more processes would only c
 
 class Helpers:
     """``count`` helper processes, each running ``warm`` first ("module:function", or a
-    module to import)."""
+    module to import), at the scheduling priority ``nice`` (19: only what is idle)."""
 
-    def __init__(self, count: int, warm: str) -> None:
+    def __init__(self, count: int, warm: str, nice: int = 0) -> None:
         source = str(Path(__file__).resolve().parents[2])  # where this deepworks is imported from
         paths = [source, *filter(None, [os.environ.get("PYTHONPATH")])]
         self._env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-        self._command = [sys.executable, "-m", "deepworks.core.helpers", warm]
+        self._command = [sys.executable, "-m", "deepworks.core.helpers", warm, str(nice)]
         self._jobs: queue.Queue[bytes | None] = queue.Queue()
         self._failures: list[str] = []
         self._orphans: list[bytes] = []  # jobs a helper that ended could not take
         self._processes: list[subprocess.Popen] = []
         self._warm = [threading.Event() for _ in range(count)]
+        self._stopped = threading.Event()
         self._feeders = [
             threading.Thread(target=self._feed, args=(i,), daemon=True, name="helper")
             for i in range(count)
@@ -68,6 +70,17 @@ class Helpers:
             self._failures.clear()  # told once, not again at the next wait
             raise RuntimeError(f"a helper process failed:\n{first}")
 
+    def ready(self) -> bool:
+        """Whether every helper is past warming (or could not start)."""
+        return all(event.is_set() for event in self._warm)
+
+    def stop(self) -> None:
+        """End the helpers now: the jobs they had not finished are left to this process
+        (``wait`` runs them), a job's own work half done is lost."""
+        self._stopped.set()
+        for process in self._processes:
+            process.kill()
+
     def close(self) -> None:
         for _ in self._feeders:
             self._jobs.put(None)
@@ -82,16 +95,20 @@ class Helpers:
         answer, repeat."""
         if index:
             self._warm[index - 1].wait()
-        process = subprocess.Popen(
-            self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self._env
-        )
-        self._processes.append(process)
-        cpus.helper_pids.add(process.pid)
-        with contextlib.suppress(EOFError):  # one that could not start leaves its jobs here
-            _receive(process.stdout)  # it is warm
+        process = None
+        if not self._stopped.is_set():
+            process = subprocess.Popen(
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self._env
+            )
+            self._processes.append(process)
+            cpus.helper_pids.add(process.pid)
+            with contextlib.suppress(EOFError):  # one that could not start leaves its jobs here
+                _receive(process.stdout)  # it is warm
         self._warm[index].set()
         for job in iter(self._jobs.get, None):
             try:
+                if process is None or self._stopped.is_set():
+                    raise EOFError
                 _send(process.stdin, job)
                 answer = _receive(process.stdout).decode()
             except (OSError, EOFError):  # it ended: the job is left to this process
@@ -100,8 +117,9 @@ class Helpers:
             if answer:
                 self._failures.append(answer)
             self._jobs.task_done()
-        with contextlib.suppress(OSError):  # one that ended already: nothing to tell it
-            process.stdin.close()  # the helper ends at the end of its input
+        if process is not None:
+            with contextlib.suppress(OSError):  # one that ended already: nothing to tell it
+                process.stdin.close()  # the helper ends at the end of its input
         self._jobs.task_done()
 
 
@@ -132,12 +150,13 @@ def _receive(pipe: Any) -> bytes:
     return pipe.read(int.from_bytes(head, "little"))
 
 
-def _serve(warm: str) -> None:
+def _serve(warm: str, nice: int) -> None:
     """A helper's life: run ``warm``, then jobs until the input ends. The answer to each job
     is empty, or the traceback of its failure."""
     import importlib
     import traceback
 
+    os.nice(nice)  # before anything: its threads (OpenMP's, joblib's) inherit it
     answers = os.fdopen(os.dup(1), "wb")  # the answers' own pipe; a stray print goes to stderr
     os.dup2(2, 1)
     module, _, function = warm.partition(":")
@@ -160,4 +179,4 @@ def _serve(warm: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], int(sys.argv[2]))
