@@ -102,6 +102,8 @@ class Helpers:
             )
             self._processes.append(process)
             cpus.helper_pids.add(process.pid)
+            if self._stopped.is_set():  # stopped while it was starting
+                process.kill()
             with contextlib.suppress(EOFError):  # one that could not start leaves its jobs here
                 _receive(process.stdout)  # it is warm
         self._warm[index].set()
