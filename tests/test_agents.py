@@ -105,19 +105,20 @@ def test_dqn_learns_cartpole_beyond_a_random_policy(tmp_path):
     assert run.history()[-1]["epsilon"] < run.history()[0]["epsilon"]  # exploration fell
 
 
-def _self_play(games: int = 40, epochs: int = 2) -> dict:
+def _self_play(games: int = 40, epochs: int = 2, play: int = 48) -> dict:
     return {
         "name": "tic-tac-toe", "seed": 0,
         "data": {"dataset": "tic-tac-toe", "steps_per_epoch": games, "batch_size": 10,
                  "episodes": 6},
         "model": {"name": "policy-value", "hidden": [64, 64]},
-        "agent": {"simulations": 24, "play_simulations": 48, "updates": 16},
+        "agent": {"simulations": 24, "play_simulations": play, "updates": 16},
         "train": {"epochs": epochs, "optimizer": {"lr": 0.002}}, "evaluate": {"explain": 0},
     }  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "config", [_ppo(2048), _dqn(2048, learning_starts=256), _self_play(20)],
+    # self-play: its 100 test games with a light search (at 48 they took 27 s of each run)
+    "config", [_ppo(2048), _dqn(2048, learning_starts=256), _self_play(20, play=6)],
     ids=["ppo", "dqn", "self-play"],
 )  # fmt: skip
 def test_a_run_killed_mid_rollout_resumes_to_the_same_weights(config, tmp_path):
@@ -184,6 +185,31 @@ def test_self_play_learns_tic_tac_toe_and_plays_a_person(tmp_path, cli, monkeypa
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("5\n1\n3\n4\n6\n7\n8\n9\n2\n"))
     out = cli("play", run.path)
     assert out.code == 0 and ("a draw" in out.out or "wins" in out.out)
+
+
+def test_the_minimax_judge_never_loses_and_a_new_judge_searches_nothing_known(monkeypatch):
+    from deepworks.modalities.environment.games import GAMES, Minimax
+
+    game = GAMES["tic-tac-toe"]
+
+    def match(first, second) -> int:
+        board, player = game.start(), 1
+        while (won := game.winner(board)) is None:
+            move = (first if player == 1 else second)(board, player)
+            board, player = game.play(board, move, player), -player
+        return won
+
+    for seed in range(20):  # a fresh judge for each game, as a run's evaluation makes them
+        rng = np.random.default_rng(100 + seed)
+        randomly = lambda board, player, rng=rng: int(rng.choice(game.legal(board)))  # noqa: E731
+        judge = Minimax(game, None, np.random.default_rng(seed)).choose
+        assert (match(judge, randomly) if seed % 2 else -match(randomly, judge)) >= 0
+    judges = lambda: [Minimax(game, None, np.random.default_rng(s)).choose for s in (0, 1)]  # noqa: E731
+    assert match(*judges()) == 0  # perfect play draws
+    searched = []
+    search = Minimax._search
+    monkeypatch.setattr(Minimax, "_search", lambda *a: searched.append(a) or search(*a))
+    assert match(*judges()) == 0 and not searched  # the same game again: every value known
 
 
 @pytest.mark.parametrize(

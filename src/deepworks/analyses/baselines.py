@@ -259,8 +259,14 @@ class Plan:
     keys: dict[str, str]  # name → cache key
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x, y: train, test
 
+    def cached(self) -> dict[str, dict[str, Any]]:
+        """The rows the cache has, by baseline name."""
+        rows = {name: _read_cached(self.cache, key) for name, key in self.keys.items()}
+        return {name: row for name, row in rows.items() if row is not None}
+
     def unfitted(self) -> list[str]:
-        return [name for name, key in self.keys.items() if _read_cached(self.cache, key) is None]
+        cached = self.cached()
+        return [name for name in self.keys if name not in cached]
 
 
 def plan(
@@ -278,11 +284,14 @@ def plan(
     return Plan(bundle.schema, main, seed, cache, keys, arrays)
 
 
-def fit_into_cache(plan: Plan, jobs: int | None = None, nice: int | None = None) -> None:
-    """Fit each planned baseline not yet cached on the training split, score it on test, and
-    cache its row; ``jobs`` caps the cores one may use (default: torch's threads). A process
-    at a lower priority than ``nice`` (the run's) marks its rows `beside_training`: their
-    seconds are those of a fit that took only what training left."""
+def fit_into_cache(
+    plan: Plan, names: list[str] | None = None, jobs: int | None = None, nice: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Fit the planned baselines ``names`` (default: those not cached) on the training split,
+    score each on test, cache its row and return the rows by name; ``jobs`` caps the cores one
+    may use (default: torch's threads). A process at a lower priority than ``nice`` (the
+    run's) marks its rows `beside_training`: their seconds are those of a fit that took only
+    what training left."""
     from threadpoolctl import threadpool_limits
 
     aside = nice is not None and os.nice(0) > nice
@@ -290,34 +299,36 @@ def fit_into_cache(plan: Plan, jobs: int | None = None, nice: int | None = None)
     # the digits' logistic regression 1.7 s → 0.1 s in the run's process. One everywhere, so
     # a row is the same sums wherever it is fit.
     with threadpool_limits(1, user_api="blas"):
-        _fit_rows(plan, jobs, aside)
+        names = plan.unfitted() if names is None else names
+        return {name: _fit_row(plan, name, jobs, aside) for name in names}
 
 
-def _fit_rows(plan: Plan, jobs: int | None, aside: bool) -> None:
-    for name in plan.unfitted():
-        x_train, y_train, x_test, y_test = plan.arrays
-        estimator = BASELINES.get(name).make(plan.seed, plan.schema.task)
-        if jobs is not None and estimator.get_params().get("n_jobs") is not None:
-            estimator.set_params(n_jobs=jobs)  # how fast, not what it learns
-        start = time.perf_counter()
-        estimator.fit(x_train, y_train)
-        seconds = time.perf_counter() - start
-        row = {
-            "model": name,
-            plan.main: _score(get_task(plan.schema), estimator, x_test, y_test, plan.main),
-            "train_seconds": round(seconds, 2),
-            "size_bytes": len(pickle.dumps(estimator)),
-        } | ({"beside_training": True} if aside else {})
-        write_json(plan.cache / f"{plan.keys[name]}.json", row)
+def _fit_row(plan: Plan, name: str, jobs: int | None, aside: bool) -> dict[str, Any]:
+    x_train, y_train, x_test, y_test = plan.arrays
+    estimator = BASELINES.get(name).make(plan.seed, plan.schema.task)
+    if jobs is not None and estimator.get_params().get("n_jobs") is not None:
+        estimator.set_params(n_jobs=jobs)  # how fast, not what it learns
+    start = time.perf_counter()
+    estimator.fit(x_train, y_train)
+    seconds = time.perf_counter() - start
+    row = {
+        "model": name,
+        plan.main: _score(get_task(plan.schema), estimator, x_test, y_test, plan.main),
+        "train_seconds": round(seconds, 2),
+        "size_bytes": len(pickle.dumps(estimator)),
+    } | ({"beside_training": True} if aside else {})
+    write_json(plan.cache / f"{plan.keys[name]}.json", row)
+    return row
 
 
 def baseline_rows(plan: Plan, fitted: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Each planned baseline's row, fit now where the cache lacks it; a row from an earlier
     run (not one of ``fitted``, fit by this run elsewhere) says it was ``cached``."""
-    fresh = {*plan.unfitted(), *fitted}
-    fit_into_cache(plan)
-    rows = [_read_cached(plan.cache, key) or {} for key in plan.keys.values()]
-    return [row | ({} if row.get("model") in fresh else {"cached": True}) for row in rows]
+    rows = plan.cached()
+    missing = [name for name in plan.keys if name not in rows]
+    rows |= fit_into_cache(plan, missing)
+    fresh = {*missing, *fitted}
+    return [rows[name] | ({} if name in fresh else {"cached": True}) for name in plan.keys]
 
 
 def warm() -> None:

