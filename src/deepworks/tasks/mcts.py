@@ -44,7 +44,7 @@ def split(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def network_evaluator(model: torch.nn.Module, game: Game) -> Evaluate:
     """The network's priors (legal moves only, renormalized) and value, memoized per
-    position: the network does not change during one game."""
+    position: the network does not change during one game (make one per game)."""
     memo: dict[tuple, tuple[np.ndarray, float]] = {}
 
     @torch.inference_mode()

@@ -136,10 +136,12 @@ class SelfPlay(Task):
 
     # -- playing -----------------------------------------------------------------------
     def agent(self, model: nn.Module) -> Player:
-        """The trained player: its network's search, the most visited move."""
+        """The trained player: its network's search, the most visited move. One player for
+        one game: it keeps the network's answers (the same network all game) from move to
+        move."""
+        evaluate = network_evaluator(model, self.game)
 
         def choose(board: tuple[int, ...], player: int) -> int:
-            evaluate = network_evaluator(model, self.game)
             counts = search(self.game, board, player, evaluate, self.params.play_simulations)
             return int(counts.argmax())
 
