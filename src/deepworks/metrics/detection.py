@@ -1,6 +1,8 @@
 """Object detection and instance segmentation scores: COCO's mean average precision,
-computed by pycocotools through torchmetrics' MeanAveragePrecision, so the figures are the
-ones papers report.
+computed through torchmetrics' MeanAveragePrecision by faster-coco-eval, a C++ port of
+pycocotools' COCOeval giving the same figures (held by a test against pycocotools itself),
+so they are the ones papers report. pycocotools' own Python loop took a second of every
+validation epoch on 130 digit scenes and 28 s of an instance-segmentation run's evaluation.
 
 ``map`` is the COCO metric (AP averaged over IoU 0.50:0.95 and the classes), ``map_50`` and
 ``map_75`` at one IoU each, ``mar_100`` the recall with up to 100 detections an image,
@@ -18,12 +20,15 @@ from typing import Any
 import torch
 from torchmetrics import Metric
 
+from deepworks.core.errors import require
+
 BOX_SCORES = frozenset(
     {"map", "map_50", "map_75", "mar_100", "map_per_class", "ap50_per_class", "pr_curve_per_class"}
 )
 MASK_SCORES = frozenset(f"mask_{name}" for name in BOX_SCORES)
 SCORES = BOX_SCORES | MASK_SCORES
 _SUMMARY = ("map", "map_50", "map_75", "mar_100")
+BACKEND = "faster_coco_eval"  # torchmetrics' name; "pycocotools" for the reference
 
 
 class DetectionScores(Metric):
@@ -31,9 +36,12 @@ class DetectionScores(Metric):
 
     full_state_update = False
 
-    def __init__(self, classes: list[str], names: frozenset[str] = BOX_SCORES) -> None:
+    def __init__(
+        self, classes: list[str], names: frozenset[str] = BOX_SCORES, backend: str = BACKEND
+    ) -> None:
         from torchmetrics.detection import MeanAveragePrecision
 
+        require(backend, "vision", "COCO's mean average precision")  # named, not a traceback
         super().__init__()
         self.classes, self.names = classes, names
         self.kinds = [
@@ -42,11 +50,17 @@ class DetectionScores(Metric):
         per_class = any(n.endswith("map_per_class") for n in names)
         curves = any(n.endswith("pr_curve_per_class") for n in names)
         self.coco = MeanAveragePrecision(
-            iou_type=tuple(self.kinds), class_metrics=per_class, extended_summary=curves
+            iou_type=tuple(self.kinds),
+            class_metrics=per_class,
+            extended_summary=curves,
+            backend=backend,
         )
         self.at_50 = (
             MeanAveragePrecision(
-                iou_type=tuple(self.kinds), iou_thresholds=[0.5], class_metrics=True
+                iou_type=tuple(self.kinds),
+                iou_thresholds=[0.5],
+                class_metrics=True,
+                backend=backend,
             )
             if any(n.endswith("ap50_per_class") for n in names)
             else None
