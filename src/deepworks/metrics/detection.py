@@ -1,8 +1,8 @@
 """Object detection and instance segmentation scores: COCO's mean average precision,
 computed through torchmetrics' MeanAveragePrecision by faster-coco-eval, a C++ port of
 pycocotools' COCOeval giving the same figures (held by a test against pycocotools itself),
-so they are the ones papers report. pycocotools' own Python loop took a second of every
-validation epoch on 130 digit scenes and 28 s of an instance-segmentation run's evaluation.
+so they are the ones papers report (pycocotools' own Python loop: the fcos detector's final
+evaluation on digit scenes took 8.8–9.5 s with it, 5.4–5.5 s with this).
 
 ``map`` is the COCO metric (AP averaged over IoU 0.50:0.95 and the classes), ``map_50`` and
 ``map_75`` at one IoU each, ``mar_100`` the recall with up to 100 detections an image,
