@@ -68,7 +68,8 @@ def main() -> None:
         "scenes",
         f"## Detection and segmentation on digit-scenes\n\n`python benchmarks/scenes.py "
         f"--threads {args.threads}` on {machine()}: each example trained as `deepworks run` "
-        "trains it; COCO mAP by pycocotools, mean IoU with the background. Rows left out of "
+        "trains it; COCO mAP as pycocotools computes it (by faster-coco-eval, its C++ port: "
+        "the same figures), mean IoU with the background. Rows left out of "
         "a run (`--only`) keep their earlier figures; some of those ran beside other work, "
         "which shows in their seconds.\n\n" + table,
     )
