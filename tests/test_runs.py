@@ -17,9 +17,10 @@ from tests.conftest import EXAMPLES, assert_user_error, tiny_config
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    run = deepworks.run(
-        EXAMPLES / "iris.yaml", runs_dir=runs, overrides=["train.epochs=20"], progress=False
-    )
+    # every epoch checkpointed: at the default budget a fast machine skips all of iris's
+    # (epochs of milliseconds), and the folder's layout is what this file checks
+    overrides = ["train.epochs=20", "train.checkpoint_budget=1"]
+    run = deepworks.run(EXAMPLES / "iris.yaml", runs_dir=runs, overrides=overrides, progress=False)
     return run
 
 
