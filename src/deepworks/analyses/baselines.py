@@ -285,9 +285,9 @@ def plan(
 
 
 def fit_into_cache(
-    plan: Plan, names: list[str] | None = None, jobs: int | None = None, nice: int | None = None
+    plan: Plan, names: list[str], jobs: int | None = None, nice: int | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Fit the planned baselines ``names`` (default: those not cached) on the training split,
+    """Fit the planned baselines ``names`` (those the cache lacks) on the training split,
     score each on test, cache its row and return the rows by name; ``jobs`` caps the cores one
     may use (default: torch's threads). A process at a lower priority than ``nice`` (the
     run's) marks its rows `beside_training`: their seconds are those of a fit that took only
@@ -299,7 +299,6 @@ def fit_into_cache(
     # the digits' logistic regression 1.7 s → 0.1 s in the run's process. One everywhere, so
     # a row is the same sums wherever it is fit.
     with threadpool_limits(1, user_api="blas"):
-        names = plan.unfitted() if names is None else names
         return {name: _fit_row(plan, name, jobs, aside) for name in names}
 
 
