@@ -68,9 +68,11 @@ def test_models_score_pairs_and_every_item(name):
     model = build_model(name, {"dim": 4, "hidden": [8, 4]}, schema).eval()
     pairs = torch.tensor([[1, 1], [3, 7], [2, 4]])
     assert model(pairs).shape == (3, 2)
-    everything = model.score_items(torch.tensor([1, 3]))
-    assert everything.shape == (2, 8)  # + the unknown item
-    assert torch.allclose(everything[1, 7], model(pairs)[1, 1], atol=1e-5)
+    users = torch.tensor([1, 3, 0, 2])
+    everything = model.score_items(users, chunk=8)  # ncf: one user's items at a time
+    assert everything.shape == (4, 8)  # + the unknown item
+    every_pair = torch.cartesian_prod(users, torch.arange(8))  # each item's pick logit
+    assert torch.allclose(everything.flatten(), model(every_pair)[:, 1], atol=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,40 @@ def test_code_that_reads_no_table_loads_no_pandas():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+FULL_COLLECTIONS = """
+import gc
+full = []
+gc.callbacks.append(lambda phase, info: phase == "stop" and info["generation"] == 2
+                    and full.append(1))
+{policy}
+import torch, sklearn.model_selection
+print(len(full))
+"""
+COMMAND_POLICY = """
+import atexit, gc, sys
+atexit.register(lambda: print("oldest every", gc.get_threshold()[2]))
+from deepworks.cli import command
+sys.argv = ["deepworks", "--help"]
+command()
+"""
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Python 3.14's collector is incremental")
+def test_start_up_imports_are_not_walked_by_full_garbage_collections():
+    """CPython's own policy walks every imported object again each time they grow by a
+    quarter; deepworks' processes (the executable, its helpers) look at the oldest generation
+    rarely, so importing torch and scikit-learn runs no full collection."""
+
+    def full_collections(policy: str) -> int:
+        code = FULL_COLLECTIONS.format(policy=policy)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    assert full_collections("") >= 2
+    policy = "from deepworks.core.garbage import collect_oldest_rarely; collect_oldest_rarely()"
+    assert full_collections(policy) == 0
+    done = subprocess.run([sys.executable, "-c", COMMAND_POLICY], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "oldest every 100", done.stderr

@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from deepworks.cli.app import app
 from deepworks.core.errors import DeepworksError
+from deepworks.core.garbage import collect_oldest_rarely
 
 # Importing a command module registers its commands, in the order `--help` lists them.
 for _module in ("train", "use", "deploy", "dashboard", "listing"):
@@ -63,6 +64,7 @@ def main() -> None:
 
 def command() -> NoReturn:
     """The `deepworks` executable: ``main``, then an exit without the interpreter's teardown."""
+    collect_oldest_rarely()
     try:
         main()
         code = 0

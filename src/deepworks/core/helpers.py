@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from deepworks.core import cpus
+from deepworks.core.garbage import collect_oldest_rarely
 
 MAX_HELPERS = 2  # a run draws a handful of figures; more processes would only cost start-up
 
@@ -159,6 +160,7 @@ def _serve(warm: str, nice: int) -> None:
     import traceback
 
     os.nice(nice)  # before anything: its threads (OpenMP's, joblib's) inherit it
+    collect_oldest_rarely()
     answers = os.fdopen(os.dup(1), "wb")  # the answers' own pipe; a stray print goes to stderr
     os.dup2(2, 1)
     module, _, function = warm.partition(":")

@@ -69,6 +69,25 @@ class NeuMF(Recommender):
         mlp = self.mlp(torch.cat([self.mlp_user(user), self.mlp_item(item)], dim=1))
         return self.out(torch.cat([gmf, mlp], dim=1))
 
+    def score_items(self, users: torch.Tensor, chunk: int = 1 << 18) -> torch.Tensor:
+        """The MLP's first layer is linear in [user; item]: its user half is computed once
+        per user and its item half once per item, then added for every pair (the same logits
+        as a forward of every pair, to float rounding). ``chunk`` bounds the pairs at once."""
+        items = torch.arange(self.n_items + 1, device=users.device)
+        first, rest = self.mlp[0], self.mlp[1:]
+        user_half, item_half = first.weight.split(self.mlp_user.embedding_dim, dim=1)
+        item_part = self.mlp_item(items) @ item_half.T
+        gmf_weight, mlp_weight = self.out.weight[1].split(self.gmf_user.embedding_dim)
+        gmf_items = self.gmf_item(items).T
+
+        def part(users: torch.Tensor) -> torch.Tensor:
+            user_part = self.mlp_user(users) @ user_half.T + first.bias
+            hidden = user_part[:, None] + item_part  # (users, items, first hidden width)
+            gmf = (self.gmf_user(users) * gmf_weight) @ gmf_items
+            return gmf + rest(hidden) @ mlp_weight + self.out.bias[1]
+
+        return torch.cat([part(u) for u in users.split(max(1, chunk // len(items)))])
+
 
 class TwoTower(Recommender):
     """A user tower and an item tower meet in a dot product, so item vectors can be computed
