@@ -169,18 +169,26 @@ def _series(name: str):
     return bundle, np.asarray(bundle.span.values, dtype=np.float64)
 
 
+def _run_to(fit, spec, values: np.ndarray, season: int, origins: list[int]) -> np.ndarray:
+    """Rolling by its definition: the fixed model run over the series up to each origin, then
+    statsmodels' own forecast."""
+    from deepworks.tasks.ets import run_fixed
+
+    return np.stack([run_fixed(fit, spec, values[:t], season).forecast(6) for t in origins])
+
+
 def test_ets_rolled_from_the_training_end_is_the_fit_itself():
     """Rolling runs the fitted model (fixed parameters and initial states) over the series up
     to an origin: at the end of the training span that is exactly the fit's own forecast, and
     every window's target starts at its origin."""
-    from deepworks.tasks.ets import _rolled, ets_forecasts, fit_ets
+    from deepworks.tasks.ets import ets_forecasts, fit_ets, rolled
 
     bundle, values = _series("co2")
     span = bundle.span
     fit, spec, choice = fit_ets(values[: span.train_end], 12)
     assert choice.converged and choice.seasonal == "mul"  # CO2's season grows with its level
-    rolled = _rolled(fit, spec, values[: span.train_end], 12, 6)
-    assert np.allclose(rolled, fit.forecast(6), rtol=1e-6)
+    from_train_end = rolled(fit, spec, values, 12, 6, [span.train_end])[0]
+    assert np.allclose(from_train_end, fit.forecast(6), rtol=1e-6)
     forecasts, _, _ = ets_forecasts(span, 12, 6)
     assert forecasts["test"].shape == tuple(bundle.test.y.shape[:2])
     origin = span.origins["test"][5]
@@ -194,7 +202,7 @@ def test_ets_is_as_good_as_holt_winters_fit_by_hand(name, season):
     the series is positive, else additive) fit once on the training span."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    from deepworks.tasks.ets import _rolled, ets_forecasts
+    from deepworks.tasks.ets import ets_forecasts, rolled
 
     bundle, values = _series(name)
     span = bundle.span
@@ -202,7 +210,9 @@ def test_ets_is_as_good_as_holt_winters_fit_by_hand(name, season):
     spec = {"trend": "add", "damped_trend": False}
     spec["seasonal"] = "mul" if (train > 0).all() else "add"
     fit = ExponentialSmoothing(train, seasonal_periods=season, **spec).fit()
-    by_hand = np.stack([_rolled(fit, spec, values[:t], season, 6) for t in span.origins["test"]])
+    by_hand = _run_to(fit, spec, values, season, span.origins["test"])
+    # one run over the whole series forecasts from each origin what a run up to it does
+    assert np.allclose(rolled(fit, spec, values, season, 6, span.origins["test"]), by_hand)
     ours = ets_forecasts(span, season, 6)[0]["test"]
     target = bundle.test.y.numpy().reshape(ours.shape)
     assert np.abs(ours - target).mean() <= 1.02 * np.abs(by_hand - target).mean()
