@@ -181,13 +181,13 @@ def test_ets_rolled_from_the_training_end_is_the_fit_itself():
     """Rolling runs the fitted model (fixed parameters and initial states) over the series up
     to an origin: at the end of the training span that is exactly the fit's own forecast, and
     every window's target starts at its origin."""
-    from deepworks.tasks.ets import ets_forecasts, fit_ets, rolled
+    from deepworks.tasks.ets import ets_forecasts, fit_ets, rolled, run_fixed
 
     bundle, values = _series("co2")
     span = bundle.span
     fit, spec, choice = fit_ets(values[: span.train_end], 12)
     assert choice.converged and choice.seasonal == "mul"  # CO2's season grows with its level
-    from_train_end = rolled(fit, spec, values, 12, 6, [span.train_end])[0]
+    from_train_end = rolled(run_fixed(fit, spec, values, 12), 6, [span.train_end])[0]
     assert np.allclose(from_train_end, fit.forecast(6), rtol=1e-6)
     forecasts, _, _ = ets_forecasts(span, 12, 6)
     assert forecasts["test"].shape == tuple(bundle.test.y.shape[:2])
@@ -202,7 +202,7 @@ def test_ets_is_as_good_as_holt_winters_fit_by_hand(name, season):
     the series is positive, else additive) fit once on the training span."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    from deepworks.tasks.ets import ets_forecasts, rolled
+    from deepworks.tasks.ets import ets_forecasts, rolled, run_fixed
 
     bundle, values = _series(name)
     span = bundle.span
@@ -212,7 +212,8 @@ def test_ets_is_as_good_as_holt_winters_fit_by_hand(name, season):
     fit = ExponentialSmoothing(train, seasonal_periods=season, **spec).fit()
     by_hand = _run_to(fit, spec, values, season, span.origins["test"])
     # one run over the whole series forecasts from each origin what a run up to it does
-    assert np.allclose(rolled(fit, spec, values, season, 6, span.origins["test"]), by_hand)
+    whole = run_fixed(fit, spec, values, season)
+    assert np.allclose(rolled(whole, 6, span.origins["test"]), by_hand)
     ours = ets_forecasts(span, season, 6)[0]["test"]
     target = bundle.test.y.numpy().reshape(ours.shape)
     assert np.abs(ours - target).mean() <= 1.02 * np.abs(by_hand - target).mean()

@@ -103,6 +103,8 @@ def test_start_up_imports_are_not_walked_by_full_garbage_collections():
     quarter; deepworks' processes (the executable, its helpers) look at the oldest generation
     rarely, so importing torch and scikit-learn runs no full collection."""
 
+    from deepworks.core.garbage import OLDEST_EVERY
+
     def full_collections(policy: str) -> int:
         code = FULL_COLLECTIONS.format(policy=policy)
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -113,4 +115,4 @@ def test_start_up_imports_are_not_walked_by_full_garbage_collections():
     policy = "from deepworks.core.garbage import collect_oldest_rarely; collect_oldest_rarely()"
     assert full_collections(policy) == 0
     done = subprocess.run([sys.executable, "-c", COMMAND_POLICY], capture_output=True, text=True)
-    assert done.stdout.splitlines()[-1] == "oldest every 100", done.stderr
+    assert done.stdout.splitlines()[-1] == f"oldest every {OLDEST_EVERY}", done.stderr

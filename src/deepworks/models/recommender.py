@@ -39,7 +39,8 @@ class Recommender(Model):
         self.n_items, self.negatives, self.rating_weight = n_items, p.negatives, p.rating_weight
 
     def score_items(self, users: torch.Tensor, chunk: int = 1 << 18) -> torch.Tensor:
-        """(B,) user indices → (B, n_items + 1) interaction logits (column 0: unknown item)."""
+        """(B,) user indices → (B, n_items + 1) interaction logits (column 0: unknown item).
+        Any recommender's default, a forward of every pair; the built-in ones compute less."""
         n_items = self.n_items + 1
         pairs = torch.stack(
             [users.repeat_interleave(n_items), torch.arange(n_items).repeat(len(users))], dim=1

@@ -100,14 +100,11 @@ def run_fixed(fit: Any, spec: dict[str, Any], values: np.ndarray, season: int) -
     return model.fit(optimized=False, **fixed)
 
 
-def rolled(
-    fit: Any, spec: dict[str, Any], values: np.ndarray, season: int, horizon: int, origins: list
-) -> np.ndarray:
-    """(origins, horizon) forecasts, each from the series up to its origin. The fixed model
-    runs over the whole series once; each forecast is its simulation from the origin with no
-    errors — the forecast recursion from the states there, the same numbers as a model run
-    over ``values[:origin]`` (to 1e-12) at a thirtieth of the time."""
-    whole = run_fixed(fit, spec, values, season)
+def rolled(whole: Any, horizon: int, origins: list[int]) -> np.ndarray:
+    """(origins, horizon) forecasts of ``whole`` (``run_fixed`` over the whole series), each
+    from the series up to its origin: its simulation from the origin with no errors, the
+    forecast recursion from the states there — the same numbers as a model run over
+    ``values[:origin]`` (to 1e-12) at a thirtieth of the time."""
     no_errors = np.zeros((horizon, 1))
     return np.stack(
         [
@@ -127,8 +124,6 @@ def ets_forecasts(
     seconds = time.perf_counter() - start
     with warnings.catch_warnings():  # the fixed-parameter runs only filter: nothing to fit
         warnings.simplefilter("ignore")
-        out = {
-            split: rolled(fit, spec, values, season, horizon, origins)
-            for split, origins in span.origins.items()
-        }
+        whole = run_fixed(fit, spec, values, season)  # once, for every split's origins
+        out = {split: rolled(whole, horizon, origins) for split, origins in span.origins.items()}
     return out, seconds, choice
