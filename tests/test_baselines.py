@@ -2,7 +2,6 @@
 
 import json
 import time
-from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from deepworks.config import DataConfig
 from deepworks.core.errors import ConfigError
 from deepworks.core.helpers import Helpers
 from deepworks.tasks import load_data
+from deepworks.traditional import WARM
 from tests.conftest import assert_user_error, tiny_config
 
 
@@ -252,27 +252,25 @@ class _Patient(Helpers):
         return True
 
 
-class _Warming(Helpers):
-    """A helper still warming when training ends (it waits for a signal: stop's kill)."""
+def _baselines_helper(monkeypatch, pool: Helpers | None) -> None:
+    """The run's baselines go to ``pool`` (None: no helper, as on a busy machine)."""
+    from deepworks.core import helpers
 
-    started: ClassVar[list[Helpers]] = []
+    real = helpers.shared
+    monkeypatch.setattr(
+        helpers, "shared", lambda warm, count=2: pool if warm == WARM else real(warm, count)
+    )
 
-    def __init__(self, count: int, warm: str, nice: int = 0) -> None:
-        super().__init__(count, "signal:pause", nice)
-        self.started.append(self)
 
-
-@pytest.mark.parametrize("machine", ["idle", "busy", "helper still warming"])
-def test_baselines_fit_beside_training_where_a_cpu_is_idle_and_score_the_same(
-    tmp_path, monkeypatch, machine
-):
-    """Where a CPU is idle, a low-priority helper process fits the baselines while the network
-    trains (none is fit in this process, yet every row is this run's own); on a busy machine,
-    or when training ends before the helper has even started, this process fits them. The
-    rows are the same either way."""
+@pytest.mark.parametrize("machine", ["a core spare", "no core spare", "busy", "helper warming"])
+def test_baselines_are_fit_by_a_helper_and_score_the_same(tmp_path, monkeypatch, machine):
+    """A helper process fits the baselines: while the network trains where training leaves a
+    core spare (its rows say so), else once training ends, while the analyses before the
+    leaderboard run; none is fit in this process. Without a helper (a busy machine), or when
+    training ends before the helper has even warmed, this process fits them. The rows are the
+    same either way."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from deepworks.analyses import leaderboard
     from deepworks.core import cpus
 
     here = []
@@ -284,42 +282,62 @@ def test_baselines_fit_beside_training_where_a_cpu_is_idle_and_score_the_same(
 
     monkeypatch.setattr(RandomForestClassifier, "fit", counting)
     monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
-    monkeypatch.setattr(cpus, "idle_cpus", lambda: 0.0 if machine == "busy" else 2.0)
-    helper = {"idle": _Patient, "busy": None, "helper still warming": _Warming}[machine]
-    if helper is not None:
-        monkeypatch.setattr(leaderboard, "Helpers", helper)
+    # the tests train on one thread: two idle CPUs leave one spare
+    monkeypatch.setattr(cpus, "idle_cpus", lambda: 2.0 if machine == "a core spare" else 1.0)
+    warm = "signal:pause" if machine == "helper warming" else WARM  # warming until killed
+    pool = None if machine == "busy" else (_Patient if machine != "helper warming" else Helpers)
+    pool = pool and pool(1, warm)
+    _baselines_helper(monkeypatch, pool)
+    if isinstance(pool, _Patient):
+        pool.ready()  # started, and warm
+    monkeypatch.chdir(tmp_path)  # after the helper started: a relative path is this process's
     raw = tiny_config("wine", epochs=2) | {"evaluate": {"explain": 0}}
-    board = _board(deepworks.run(raw, runs_dir=tmp_path / "aside", progress=False))
-    assert len(here) == (machine != "idle")
+    try:
+        board = _board(deepworks.run(raw, runs_dir="aside", progress=False))
+    finally:
+        if pool is not None:
+            pool.close()
+    assert len(here) == (machine in ("busy", "helper warming"))
     assert not any(row.get("cached") for row in board["rows"])
     beside = {r["model"]: r.get("beside_training", False) for r in board["rows"]}
-    assert beside == {m: machine == "idle" and m != "mlp (deep)" for m in beside}  # the seconds
-    # of a fit that took only what training left are said to be so
-    if machine == "helper still warming":  # stopped, not left running
-        assert [p.poll() for h in _Warming.started for p in h._processes] == [-9]
-    monkeypatch.setattr(cpus, "idle_cpus", lambda: 0.0)
+    assert beside == {m: machine == "a core spare" and m != "mlp (deep)" for m in beside}
+    if machine == "helper warming":  # stopped, not left running
+        assert [p.poll() for p in pool._processes] == [-9]
+    _baselines_helper(monkeypatch, None)
     expected = _board(deepworks.run(raw, runs_dir=tmp_path / "here", progress=False))
     scores = [{r["model"]: r["accuracy"] for r in b["rows"]} for b in (board, expected)]
     assert scores[0] == scores[1] and len(scores[0]) == 5
 
 
-def test_a_run_that_fails_in_training_leaves_no_baselines_helper_behind(tmp_path, monkeypatch):
-    """The helper fitting baselines beside training ends with the run, also when the run
-    fails before its leaderboard (here: one still warming, that would otherwise wait on)."""
-    import gc
+def test_a_fit_handed_aside_by_a_failed_run_serves_the_next_run(tmp_path, monkeypatch):
+    """A run that fails in training leaves its helper to finish the baselines it was given:
+    the next run on the same split scores them, fitting none (they are that split's, cached),
+    and the same helper serves both."""
+    from sklearn.ensemble import RandomForestClassifier
 
     from deepworks import experiment
-    from deepworks.analyses import leaderboard
     from deepworks.core import cpus
     from tests.conftest import Killed, trainer_killed_when
 
-    _Warming.started.clear()
+    here = []
+    monkeypatch.setattr(RandomForestClassifier, "fit", lambda *a, **k: here.append(1))
     monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
     monkeypatch.setattr(cpus, "idle_cpus", lambda: 2.0)
-    monkeypatch.setattr(leaderboard, "Helpers", _Warming)
+    pool = _Patient(1, WARM)
+    _baselines_helper(monkeypatch, pool)
+    trainer = experiment.Trainer
     monkeypatch.setattr(experiment, "Trainer", trainer_killed_when(lambda s: s.epoch == 1))
-    with pytest.raises(Killed):
-        deepworks.run(tiny_config("wine", epochs=3), runs_dir=tmp_path, progress=False)
-    gc.collect()
-    processes = [p for h in _Warming.started for p in h._processes]
-    assert len(processes) == 1 and processes[0].wait(timeout=10) == -9
+    raw = tiny_config("wine", epochs=3) | {"evaluate": {"explain": 0}}
+    try:
+        with pytest.raises(Killed):
+            deepworks.run(raw, runs_dir=tmp_path, progress=False)
+        pool.wait()  # it goes on with the job, whoever waits for it
+        monkeypatch.setattr(experiment, "Trainer", trainer)
+        board = _board(deepworks.run(raw, runs_dir=tmp_path, progress=False))
+    finally:
+        pool.close()
+    assert here == [] and len(pool._processes) == 1
+    rows = {r["model"]: r for r in board["rows"]}
+    assert all(
+        rows[m].get("cached") and rows[m]["beside_training"] for m in rows if m != "mlp (deep)"
+    )

@@ -3,7 +3,6 @@ the quick exit of the `deepworks` executable."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -67,21 +66,48 @@ def test_helpers_that_cannot_start_leave_their_jobs_to_this_process(tmp_path):
         broken.close()
 
 
-def test_a_nice_helper_yields_the_cpu_and_a_stopped_one_leaves_its_jobs_here(tmp_path):
-    """A helper started ``nice`` runs at that lower priority (its work takes only what others
-    leave idle); once stopped, its process ends and what it had not done is done here."""
-    pool = Helpers(1, plots.WARM, nice=19)
+def test_a_stopped_helper_leaves_its_jobs_here(tmp_path):
+    """Once stopped, a helper's process ends and what it had not done is done here."""
+    pool = Helpers(1, plots.WARM)
     try:
         while not pool.ready():
             time.sleep(0.05)
         (process,) = pool._processes
-        assert os.getpriority(os.PRIO_PROCESS, process.pid) == min(19, os.nice(0) + 19)
         pool.stop()
         with plots.written_aside(pool):
             written = _draw(tmp_path, "after.png")
         assert written.stat().st_size > 1000 and process.wait(timeout=10) == -9
     finally:
         pool.close()
+
+
+def test_pools_warm_one_after_another_and_a_stopped_one_is_started_anew(monkeypatch):
+    """A process's pools (by what they warm) start in turn: the second waits for the first to
+    be warm, so start-up work takes one idle core, not all; a stopped pool, asked for again,
+    is a new one."""
+    from deepworks.core import helpers
+
+    monkeypatch.setattr(helpers, "_shared", {})
+    monkeypatch.setattr(helpers, "_idle", True)
+    monkeypatch.setattr(cpus, "available_cpus", lambda: 2)
+    first = helpers.shared("signal:pause", count=1)  # never warm: it waits for a signal
+    second = helpers.shared(plots.WARM, count=1)
+    assert first is not None and second is not None
+    try:
+        time.sleep(1.0)
+        assert len(first._processes) == 1 and second._processes == []  # waiting its turn
+        first.stop()
+        second.submit(sum, [1, 2])
+        second.wait()
+        assert len(second._processes) == 1 and second.ready()
+        assert helpers.shared(plots.WARM) is second
+        again = helpers.shared("signal:pause", count=1)
+        assert again is not first and not again.stopped()
+        again.stop()
+    finally:
+        for pool in helpers._shared.values():
+            pool.close()
+        first.close()
 
 
 def test_the_helpers_work_is_not_counted_as_a_competitors(helpers):

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from deepworks import plots
+from deepworks import plots, traditional
 from deepworks.analyses import Context, enabled_analyses
 from deepworks.catalog import load_config
 from deepworks.config import ExperimentConfig
@@ -82,8 +82,7 @@ def run(
                                                       progress=progress, info=tag))  # fmt: skip
     set_threads(cfg.train.threads if threads is None else threads)
     distributed.init_from_env(cfg.train.device)
-    if distributed.is_main():  # the figures' helpers get ready while the data loads
-        helpers.shared(plots.WARM)
+    _start_helpers()
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     _check_main_metric(cfg.evaluate.main_metric, get_task(bundle.schema))
     if not distributed.is_main():  # rank 0 makes the folder; the others train into it
@@ -141,6 +140,7 @@ def resume(
     cfg = load_config(folder.config)
     set_threads(threads if threads is not None else info.get("threads") or cfg.train.threads)
     distributed.init_from_env(cfg.train.device)
+    _start_helpers()
     bundle = load_data(cfg.data, cfg.task, cfg.seed)
     with _writing(folder):
         if distributed.is_main():
@@ -225,6 +225,7 @@ def _train_and_evaluate(
         progress=progress,
         bucket=cfg.data.bucket,
     )
+    ctx.device = trainer.device  # where training runs: the CPUs it leaves, on a GPU
     if ctx.main:
         for analysis in analyses:  # what needs only the data may start alongside training
             analysis.start(ctx)
@@ -260,6 +261,8 @@ def _train_and_evaluate(
         write_json(folder.metrics_json, metrics)
         ctx.model, ctx.device, ctx.metrics = model, trainer.device, metrics
         ctx.history, ctx.state = state.history, state
+        for analysis in analyses:  # what helpers can do meanwhile starts first
+            analysis.trained(ctx)
         for analysis in analyses:
             with phases(analysis.name):
                 analysis.run(ctx)
@@ -284,6 +287,15 @@ def _train_and_evaluate(
     folder.update_info(seconds=phases.seconds)
     folder.update_info(status="completed")  # last: every file is whole by now
     return load(folder.path)
+
+
+def _start_helpers() -> None:
+    """The figures' and the baselines' helpers get ready while the data loads, where a CPU is
+    idle (the process that writes the run folder only; `deepworks run` starts them sooner,
+    before torch loads)."""
+    if distributed.is_main():
+        helpers.shared(plots.WARM)
+        helpers.shared(traditional.WARM, count=1)
 
 
 def _check_main_metric(name: str | None, task) -> None:

@@ -52,6 +52,10 @@ class Analysis:
         """Just before training (rank 0 only): work that needs only the data may begin here,
         alongside training, where cores are left free; ``run`` then finishes it."""
 
+    def trained(self, ctx: Context) -> None:
+        """After training and the test scores, before any analysis runs (rank 0 only): work
+        handed to a helper process here goes on while the analyses before this one run."""
+
     def run(self, ctx: Context) -> None:
         """After training (rank 0 only): compute, and write into ``ctx.folder``."""
 

@@ -4,25 +4,19 @@ whether the network earned its keep."""
 
 from __future__ import annotations
 
-import os
-import weakref
 from typing import Any
 
+import torch
 from torch import nn
 
 from deepworks.analyses.base import Analysis, Context, register_analysis
-from deepworks.analyses.baselines import (
-    ALWAYS,
-    Plan,
-    baseline_rows,
-    fit_into_cache,
-    fitting,
-    plan,
-    ranked_by,
-)
-from deepworks.core import cpus
+from deepworks.analyses.baselines import Plan, baseline_rows, fitting, plan, ranked_by
+from deepworks.core import cpus, helpers
 from deepworks.core.helpers import Helpers
 from deepworks.core.task import Task
+from deepworks.traditional import WARM
+from deepworks.traditional.estimators import ALWAYS
+from deepworks.traditional.fit import fit_outputs
 from deepworks.train.checkpoint import write_json
 
 
@@ -89,13 +83,15 @@ def _beats(value: float, deep: float | None, lower: bool) -> bool:
 @register_analysis("leaderboard", order=20)
 class Leaderboard(Analysis):
     """The deep model beside traditional baselines fit on the same split: leaderboard.json.
-    Where a CPU is idle, the baselines are fit while the network trains, by a helper process
-    at the lowest priority, which takes only the CPU time training leaves (the same rows: a
-    baseline's seed fixes what it learns, whatever process fits it)."""
+    The baselines the cache lacks are fit by a helper process that has imported only
+    scikit-learn (``traditional``, started with the run where a CPU is idle): while the network
+    trains where training leaves cores free, else from the end of training on, while the
+    analyses before this one run. The same rows either way: a baseline's seed fixes what it
+    learns, whatever process fits it."""
 
     def __init__(self) -> None:
         self._plan: Plan | None = None
-        self._aside: Helpers | None = None
+        self._aside: Helpers | None = None  # the helper given the fit, once it is
         self._fitted: list[str] = []
 
     def check(self, ctx: Context) -> None:  # a baseline name that does not fit fails now
@@ -107,23 +103,29 @@ class Leaderboard(Analysis):
             ctx.cfg.evaluate.main_metric, ctx.folder.parent / ".cache" / "baselines",
         )  # fmt: skip
         self._fitted = self._plan.unfitted()
-        if self._fitted and cpus.available_cpus() > 1 and cpus.idle_cpus() >= 1:
-            self._aside = Helpers(1, "deepworks.analyses.baselines:warm", nice=19)
-            # ended with the board, or with this analysis if the run fails before it
-            self._release = weakref.finalize(self, _release, self._aside)
-            self._aside.submit(
-                fit_into_cache, self._plan, self._fitted, cpus.available_cpus(), os.nice(0)
-            )
+        if self._fitted:  # the cores training leaves: its threads', or one to feed a GPU
+            busy = torch.get_num_threads() if ctx.device.type == "cpu" else 1
+            spare = int(cpus.idle_cpus() - busy)
+            if spare >= 1:
+                self._hand_aside(spare, beside_training=True)
+
+    def trained(self, ctx: Context) -> None:
+        if self._aside is None:  # the cores this process leaves: it explains, draws, scores
+            self._hand_aside(max(1, cpus.available_cpus() - 1))
+
+    def _hand_aside(self, jobs: int, beside_training: bool = False) -> None:
+        assert self._plan is not None, "start() plans the baselines before training"
+        helper = helpers.shared(WARM, count=1) if self._fitted else None
+        if helper is not None:
+            helper.submit(fit_outputs, *self._plan.fit_job(self._fitted, jobs, beside_training))
+            self._aside = helper
 
     def run(self, ctx: Context) -> None:
         assert self._plan is not None, "start() plans the baselines before training"
         if self._aside is not None:
-            # Still importing, or others now keep the CPUs busy (its low priority would then
-            # starve it): what it has not finished is fit here.
-            if not self._aside.ready() or cpus.idle_cpus() < 1:
+            if not self._aside.ready():  # still importing: this process fits them sooner
                 self._aside.stop()
             self._aside.wait()
-            self._release()
         board = leaderboard(
             ctx.task,
             ctx.model,
@@ -135,9 +137,3 @@ class Leaderboard(Analysis):
             main=ctx.cfg.evaluate.main_metric,
         )
         write_json(ctx.folder / "leaderboard.json", board)
-
-
-def _release(helper: Helpers) -> None:
-    """End a baselines helper now, whatever it was doing."""
-    helper.stop()
-    helper.close()

@@ -50,13 +50,15 @@ def run(
 
 
 def _start_helpers(nproc: int) -> None:
-    """The processes that will write the run's figures start before torch is imported, on a
-    core that import leaves idle (the process that writes the run folder only: rank 0)."""
+    """The processes that will write the run's figures and fit its baselines start before
+    torch is imported, on a core that import leaves idle (the process that writes the run
+    folder only: rank 0)."""
     if nproc == 1 and os.environ.get("RANK", "0") == "0":
-        from deepworks import plots
+        from deepworks import plots, traditional
         from deepworks.core import helpers
 
         helpers.shared(plots.WARM)
+        helpers.shared(traditional.WARM, count=1)
 
 
 def _relaunched(nproc: int) -> bool:

@@ -6,9 +6,8 @@ threads are running is unsafe. It runs its ``warm`` function as it starts — wh
 is still importing torch and training, when a core is left idle — then runs jobs: a function
 (pickled by its name) and its pickled arguments. Jobs go to whichever helper is free; ``wait``
 returns when every job is done and raises the first one's failure with the helper's traceback.
-Helpers warm one at a time; one that cannot start, dies or is stopped leaves its jobs to this
-process, which ``wait`` then runs. A ``nice`` helper takes only the CPU time others leave idle
-(a run's baselines fit beside its training).
+Helpers warm one at a time, pool after pool; one that cannot start, dies or is stopped leaves
+its jobs to this process, which ``wait`` then runs.
 Standard library only, so they can start before anything heavy is imported.
 """
 
@@ -34,18 +33,20 @@ MAX_HELPERS = 2  # a run draws a handful of figures; more processes would only c
 
 class Helpers:
     """``count`` helper processes, each running ``warm`` first ("module:function", or a
-    module to import), at the scheduling priority ``nice`` (19: only what is idle)."""
+    module to import); the first starts once ``after`` is set (another pool's ``warmed``)."""
 
-    def __init__(self, count: int, warm: str, nice: int = 0) -> None:
+    def __init__(self, count: int, warm: str, after: threading.Event | None = None) -> None:
         source = str(Path(__file__).resolve().parents[2])  # where this deepworks is imported from
         paths = [source, *filter(None, [os.environ.get("PYTHONPATH")])]
         self._env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-        self._command = [sys.executable, "-m", "deepworks.core.helpers", warm, str(nice)]
+        self._command = [sys.executable, "-m", "deepworks.core.helpers", warm]
         self._jobs: queue.Queue[bytes | None] = queue.Queue()
         self._failures: list[str] = []
         self._orphans: list[bytes] = []  # jobs a helper that ended could not take
         self._processes: list[subprocess.Popen] = []
         self._warm = [threading.Event() for _ in range(count)]
+        self._after = after
+        self.warmed = self._warm[-1]  # the last helper is past warming (they warm in turn)
         self._stopped = threading.Event()
         self._feeders = [
             threading.Thread(target=self._feed, args=(i,), daemon=True, name="helper")
@@ -75,12 +76,17 @@ class Helpers:
         """Whether every helper is past warming (or could not start)."""
         return all(event.is_set() for event in self._warm)
 
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
     def stop(self) -> None:
         """End the helpers now: the jobs they had not finished are left to this process
         (``wait`` runs them), a job's own work half done is lost."""
         self._stopped.set()
         for process in self._processes:
             process.kill()
+        for event in self._warm:  # none will warm now: a pool chained after this one goes on
+            event.set()
 
     def close(self) -> None:
         for _ in self._feeders:
@@ -94,8 +100,9 @@ class Helpers:
         """One helper's side of the queue: start it once the one before is warm (warming one
         at a time leaves this process a core of its own), then send it a job, wait for its
         answer, repeat."""
-        if index:
-            self._warm[index - 1].wait()
+        before = self._warm[index - 1] if index else self._after
+        while before is not None and not before.wait(0.05) and not self._stopped.is_set():
+            pass  # a stopped pool starts no helper, whatever it was waiting for
         process = None
         if not self._stopped.is_set():
             process = subprocess.Popen(
@@ -126,19 +133,27 @@ class Helpers:
         self._jobs.task_done()
 
 
-_shared: Helpers | None = None
+_shared: dict[str, Helpers] = {}  # by what they warm
 _shared_lock = threading.Lock()
+_idle: bool | None = None  # whether a CPU was idle when this process first asked
 
 
-def shared(warm: str) -> Helpers | None:
-    """This process's helpers, started by the first call where a CPU is idle (none on a busy
-    machine or a single CPU: there, working in this process is cheapest); None without."""
-    global _shared
+def shared(warm: str, count: int = MAX_HELPERS) -> Helpers | None:
+    """This process's helpers that run ``warm``, started by the first call where a CPU is
+    idle (judged at the process's first call: none on a busy machine or a single CPU, where
+    working in this process is cheapest); None without. Each pool starts warming after the
+    pools asked for before it, one helper at a time; a stopped pool is started anew."""
+    global _idle
     with _shared_lock:
-        if _shared is None and cpus.available_cpus() > 1 and cpus.idle_cpus() >= 1:
-            _shared = Helpers(min(MAX_HELPERS, cpus.available_cpus()), warm)
-            atexit.register(_shared.close)
-        return _shared
+        if _idle is None:
+            _idle = cpus.available_cpus() > 1 and cpus.idle_cpus() >= 1
+        pool = _shared.get(warm)
+        if _idle and (pool is None or pool.stopped()):
+            before = next((p for w, p in reversed(_shared.items()) if w != warm), None)
+            count = min(count, cpus.available_cpus())
+            pool = _shared[warm] = Helpers(count, warm, after=before and before.warmed)
+            atexit.register(pool.close)
+        return pool
 
 
 def _send(pipe: Any, data: bytes) -> None:
@@ -153,13 +168,12 @@ def _receive(pipe: Any) -> bytes:
     return pipe.read(int.from_bytes(head, "little"))
 
 
-def _serve(warm: str, nice: int) -> None:
+def _serve(warm: str) -> None:
     """A helper's life: run ``warm``, then jobs until the input ends. The answer to each job
     is empty, or the traceback of its failure."""
     import importlib
     import traceback
 
-    os.nice(nice)  # before anything: its threads (OpenMP's, joblib's) inherit it
     collect_oldest_rarely()
     answers = os.fdopen(os.dup(1), "wb")  # the answers' own pipe; a stray print goes to stderr
     os.dup2(2, 1)
@@ -183,4 +197,4 @@ def _serve(warm: str, nice: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]))
+    _serve(sys.argv[1])
