@@ -15,7 +15,7 @@ from deepworks.core import cpus, helpers
 from deepworks.core.helpers import Helpers
 from deepworks.core.task import Task
 from deepworks.traditional import WARM
-from deepworks.traditional.estimators import ALWAYS
+from deepworks.traditional.estimators import ALWAYS, BASELINES
 from deepworks.traditional.fit import fit_outputs
 from deepworks.train.checkpoint import write_json
 
@@ -92,7 +92,7 @@ class Leaderboard(Analysis):
     def __init__(self) -> None:
         self._plan: Plan | None = None
         self._aside: Helpers | None = None  # the helper given the fit, once it is
-        self._fitted: list[str] = []
+        self._movable: list[str] = []  # what the cache lacks and a helper may fit
 
     def check(self, ctx: Context) -> None:  # a baseline name that does not fit fails now
         fitting(ctx.bundle.schema.task, ctx.bundle.schema.modality, ctx.cfg.evaluate.baselines)
@@ -102,8 +102,8 @@ class Leaderboard(Analysis):
             ctx.task, ctx.bundle, ctx.cfg.evaluate.baselines, ctx.cfg.seed,
             ctx.cfg.evaluate.main_metric, ctx.folder.parent / ".cache" / "baselines",
         )  # fmt: skip
-        self._fitted = self._plan.unfitted()
-        if self._fitted:  # the cores training leaves: its threads', or one to feed a GPU
+        self._movable = [n for n in self._plan.unfitted() if not BASELINES.get(n).in_run_process]
+        if self._movable:  # the cores training leaves: its threads', or one to feed a GPU
             busy = torch.get_num_threads() if ctx.device.type == "cpu" else 1
             spare = int(cpus.idle_cpus() - busy)
             if spare >= 1:
@@ -115,9 +115,9 @@ class Leaderboard(Analysis):
 
     def _hand_aside(self, jobs: int, beside_training: bool = False) -> None:
         assert self._plan is not None, "start() plans the baselines before training"
-        helper = helpers.shared(WARM, count=1) if self._fitted else None
+        helper = helpers.shared(WARM, count=1) if self._movable else None
         if helper is not None:
-            helper.submit(fit_outputs, *self._plan.fit_job(self._fitted, jobs, beside_training))
+            helper.submit(fit_outputs, *self._plan.fit_job(self._movable, jobs, beside_training))
             self._aside = helper
 
     def run(self, ctx: Context) -> None:
@@ -132,7 +132,7 @@ class Leaderboard(Analysis):
             ctx.cfg.model.name,
             ctx.metrics,
             ctx.history,
-            baseline_rows(self._plan, self._fitted),
+            baseline_rows(self._plan, self._movable if self._aside else []),
             teacher=ctx.teacher_row,
             main=ctx.cfg.evaluate.main_metric,
         )

@@ -21,6 +21,8 @@ class Baseline:
     modalities: tuple[str, ...]
     asked_on: tuple[str, ...] = ()  # where it runs only when named: worth asking for there,
     # not paying for unasked
+    in_run_process: bool = False  # fit by the run itself, not a helper: its library compiles
+    # on import in every process, and the run has imported it to key the cache
 
 
 BASELINES: Registry[Baseline] = Registry("baseline", ConfigError)
@@ -33,9 +35,11 @@ def _register(
     modalities: tuple[str, ...],
     help: str,
     asked_on: tuple[str, ...] = (),
+    in_run_process: bool = False,
 ):
     def decorator(make: Callable[[int, bool], Any]) -> Callable[[int, bool], Any]:
-        BASELINES.register(name, help=help)(Baseline(make, tasks, modalities, asked_on))
+        baseline = Baseline(make, tasks, modalities, asked_on, in_run_process)
+        BASELINES.register(name, help=help)(baseline)
         return make
 
     return decorator
@@ -115,6 +119,7 @@ def token_ids(row: np.ndarray) -> list[int]:
     ("series",),
     "ROCKET (pyts): 2,000 random convolution kernels + ridge; the series classifiers' standard",
     asked_on=("series",),  # pyts compiles its kernels for ~30 s in every new process
+    in_run_process=True,
 )
 def _rocket(seed: int, classifies: bool):
     from sklearn.pipeline import make_pipeline
