@@ -35,21 +35,17 @@ LIBRARIES = [
 ]  # fmt: skip
 
 
-def import_seconds(module: str, repeats: int = 3) -> float:
-    """The median wall time of `python -c "import <module>"`."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, env=user_env())
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+def import_seconds(module: str) -> float:
+    """The wall time of `python -c "import <module>"`."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, env=user_env())
+    return time.perf_counter() - start
 
 
 def beyond_torch(module: str, repeats: int = 3) -> float:
     """The median, over pairs run back to back, of `import torch, <module>` less `import
     torch` (each pair sees the machine at one speed)."""
-    pairs = [import_seconds(f"torch, {module}", 1) - import_seconds("torch", 1)
-             for _ in range(repeats)]  # fmt: skip
+    pairs = [import_seconds(f"torch, {module}") - import_seconds("torch") for _ in range(repeats)]
     return sorted(pairs)[len(pairs) // 2]
 
 
@@ -69,7 +65,7 @@ def timed_run(example: str, runs: Path, *extra: str) -> tuple[float, dict[str, f
 
 def sample(example: str, runs: Path, extra: list[str]) -> tuple[float, list[str]]:
     """One run beside its own `import torch`: its ratio and its table row."""
-    torch_s = import_seconds("torch", repeats=1)
+    torch_s = import_seconds("torch")
     wall, seconds = timed_run(example, runs, *extra)
     train = seconds.pop("train")
     after = ", ".join(f"{k} {v:.1f}" for k, v in seconds.items() if v >= 0.05)

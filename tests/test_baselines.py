@@ -285,8 +285,8 @@ def test_baselines_are_fit_by_a_helper_and_score_the_same(tmp_path, monkeypatch,
     # the tests train on one thread: two idle CPUs leave one spare
     monkeypatch.setattr(cpus, "idle_cpus", lambda: 2.0 if machine == "a core spare" else 1.0)
     warm = "signal:pause" if machine == "helper warming" else WARM  # warming until killed
-    pool = None if machine == "busy" else (_Patient if machine != "helper warming" else Helpers)
-    pool = pool and pool(1, warm)
+    kind = {"busy": None, "helper warming": Helpers}.get(machine, _Patient)
+    pool = kind(1, warm) if kind else None
     _baselines_helper(monkeypatch, pool)
     if isinstance(pool, _Patient):
         pool.ready()  # started, and warm

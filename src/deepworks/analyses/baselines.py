@@ -101,12 +101,13 @@ class Plan:
         rows = {name: _read_cached(self.cache, key) for name, key in self.keys.items()}
         return {name: row for name, row in rows.items() if row is not None}
 
-    def unfitted(self) -> list[str]:
-        """The baselines neither cached nor fit and waiting to be scored."""
-        cached = self.cached()
-        return [name for name in self.keys if name not in cached and not self._fit(name)]
+    def unfitted(self, cached: dict[str, dict[str, Any]] | None = None) -> list[str]:
+        """The baselines neither ``cached`` (read now if not given) nor fit and waiting to be
+        scored."""
+        cached = self.cached() if cached is None else cached
+        return [name for name in self.keys if name not in cached and not self._has_fit(name)]
 
-    def _fit(self, name: str) -> bool:
+    def _has_fit(self, name: str) -> bool:
         return fitted_file(self.cache, self.keys[name]).is_file()
 
     def fit_job(self, names: Iterable[str], jobs: int, beside_training: bool = False) -> tuple:
@@ -142,7 +143,7 @@ def baseline_rows(plan: Plan, fitted: Iterable[str] = ()) -> list[dict[str, Any]
     says it was ``cached``."""
     rows = plan.cached()
     missing = [name for name in plan.keys if name not in rows]
-    unfit = plan.unfitted()
+    unfit = plan.unfitted(rows)
     if unfit:
         fit_outputs(*plan.fit_job(unfit, torch.get_num_threads()))
     for name in missing:
